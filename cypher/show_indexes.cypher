@@ -1,0 +1,2 @@
+SHOW INDEXES YIELD name, type, entityType, state, populationPercent
+RETURN name, type, entityType, state, populationPercent

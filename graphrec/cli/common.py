@@ -1,0 +1,73 @@
+"""What every command shares: the app context (lazy driver), output options, error boundary."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from graphrec.errors import GraphrecError
+from graphrec.settings import Settings
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class App:
+    """Per-invocation state: settings, and a driver opened on first use, closed on exit."""
+
+    settings: Settings
+    ctx: click.Context
+    _driver: Any = field(default=None, repr=False)
+
+    @property
+    def driver(self):
+        if self._driver is None:
+            from graphrec.store import open_driver
+
+            self._driver = open_driver(self.settings)
+            self.ctx.call_on_close(self._driver.close)
+        return self._driver
+
+    @property
+    def database(self) -> str | None:
+        return self.settings.database
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table."
+    )(f)
+
+
+def silent_option(f: Callable) -> Callable:
+    return click.option("--silent", is_flag=True, help="No progress output on stderr.")(f)
+
+
+class GraphrecGroup(click.Group):
+    """A group that turns GraphrecError into 'Error: ...' and exit code 1, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GraphrecError as e:
+            raise click.ClickException(str(e)) from e
+
+
+def handles_errors(f: Callable) -> Callable:
+    """For commands run outside the root group (tests may invoke a command directly)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except GraphrecError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper

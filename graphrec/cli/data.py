@@ -1,0 +1,3 @@
+"""``graphrec load|generate|stats|reset``: getting the follow graph in and looking at it."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""``graphrec train|evaluate|embed``: the NeuMF model."""
+
+COMMANDS: list = []

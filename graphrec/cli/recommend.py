@@ -1,0 +1,3 @@
+"""``graphrec recommend``: who to follow."""
+
+COMMANDS: list = []

@@ -1,0 +1,59 @@
+"""``graphrec neo4j start|stop|status|install``: the local Neo4j server."""
+
+from __future__ import annotations
+
+import click
+
+from graphrec.cli.common import json_option
+from graphrec.output import render
+from graphrec.server import LocalServer, ensure_distribution
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group()
+def neo4j() -> None:
+    """Run a local Neo4j 5.26 Community server (fetched once from Maven Central with mvn).
+
+    Data, logs and the generated password live under GRAPHREC_HOME/server
+    (.graphrec/server in a checkout). Bolt and HTTP listen on 127.0.0.1 only.
+    """
+
+
+@neo4j.command()
+def install() -> None:
+    """Fetch the Neo4j jars with mvn into GRAPHREC_HOME/dist (start does this too)."""
+    click.echo(ensure_distribution(log=_log))
+
+
+@neo4j.command()
+@click.option("--bolt-port", type=int, help="Bolt port [env GRAPHREC_BOLT_PORT; default 7687].")
+@click.option("--http-port", type=int, help="HTTP port [env GRAPHREC_HTTP_PORT; default 7474].")
+@click.option("--wait", "wait_seconds", default=180, show_default=True, help="Seconds to wait.")
+@json_option
+def start(bolt_port, http_port, wait_seconds, as_json) -> None:
+    """Start the server and wait until Bolt answers.
+
+    The first start sets the password from NEO4J_PASSWORD, or generates one and keeps it in
+    the server's state.json (mode 0600), where every graphrec command finds it.
+    """
+    server = LocalServer.from_env(bolt_port=bolt_port, http_port=http_port)
+    render(server.start(wait_seconds=wait_seconds, log=_log), as_json)
+
+
+@neo4j.command()
+def stop() -> None:
+    """Stop the server."""
+    LocalServer.from_env().stop(log=_log)
+
+
+@neo4j.command()
+@json_option
+def status(as_json) -> None:
+    """Say whether the server runs, where, and which version. Exits 1 when it is stopped."""
+    info = LocalServer.from_env().status()
+    render(info, as_json)
+    if not info["running"]:
+        raise SystemExit(1)

@@ -1,0 +1,81 @@
+"""The model directory: what training writes and what scoring reads.
+
+    MODEL_DIR/
+      meta.json        config, model version, training figures, dataset summary
+      weights.npz      every array the numpy scorer needs (see WEIGHT_KEYS), plus ``uids``
+      model.keras      the Keras model (for retraining/inspection; scoring never loads it)
+      holdout.npz      held-out (uid, fid) pairs when trained with a hold-out
+      metrics.json     evaluation figures
+      curves.png       training curves
+
+``uids`` is the sorted array of every uid the model knows; a uid's index in it is its row in
+both the user-role and the account-role embedding tables.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from graphrec.errors import ModelNotFound
+
+META = "meta.json"
+WEIGHTS = "weights.npz"
+KERAS_MODEL = "model.keras"
+HOLDOUT = "holdout.npz"
+METRICS = "metrics.json"
+CURVES = "curves.png"
+
+
+@dataclass(frozen=True)
+class NeuMFConfig:
+    """Model sizes and training knobs (defaults follow the reference design)."""
+
+    latent_dim: int = 8  # GMF and MLP embedding size
+    mlp_layers: tuple[int, ...] = (64, 32, 16, 8)
+    negatives: int = 4
+    batch_size: int = 16384
+    epochs: int = 20
+    learning_rate: float = 0.002
+    l2: float = 0.0
+    validation_fraction: float = 0.05
+    patience: int = 2
+    seed: int = 42
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def relation_dim(self) -> int:
+        return self.latent_dim + self.mlp_layers[-1]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mlp_layers"] = list(self.mlp_layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NeuMFConfig:
+        d = dict(d)
+        d["mlp_layers"] = tuple(d.get("mlp_layers", cls.mlp_layers))
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def require_model_dir(model_dir: str | Path) -> Path:
+    path = Path(model_dir)
+    if not (path / WEIGHTS).exists() or not (path / META).exists():
+        raise ModelNotFound(
+            f"no trained model in {path} (expected {WEIGHTS} and {META}); "
+            "run `graphrec train` first or pass --model-dir"
+        )
+    return path
+
+
+def read_meta(model_dir: str | Path) -> dict:
+    return json.loads((require_model_dir(model_dir) / META).read_text())
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=lambda v: v.tolist()))
+    tmp.replace(path)

@@ -1,0 +1,306 @@
+"""Configure, start, stop and inspect a local Neo4j bound to loopback.
+
+One server instance lives in one folder (``GRAPHREC_HOME/server`` by default) holding its
+``conf/``, ``data/``, ``logs/``, ``run/`` and ``import/`` folders and ``state.json`` (mode 0600:
+ports, pid, and the generated password when ``NEO4J_PASSWORD`` was not given).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphrec.errors import ServerError
+from graphrec.paths import graphrec_home
+from graphrec.server.distribution import (
+    ADMIN_TOOL,
+    ENTRY_POINT,
+    NEO4J_VERSION,
+    check_tools,
+    ensure_distribution,
+    java_command,
+)
+
+STATE_FILE = "state.json"
+# Sized for the 2-core, 24 GB machines graphrec is developed on: the shared datasets' stores
+# are a few hundred MB, so 2 GB of page cache holds them whole and leaves room for TensorFlow.
+DEFAULT_HEAP = "2g"
+DEFAULT_PAGECACHE = "2g"
+JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dfile.encoding=UTF-8",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-modules=jdk.incubator.vector",
+]
+
+
+def read_state(home: Path) -> dict:
+    """The server's state file as a dict ({} when there is none)."""
+    path = home / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise ServerError(f"{path}: unreadable server state ({e})") from e
+
+
+def _write_state(home: Path, state: dict) -> None:
+    path = home / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f, indent=2)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class LocalServer:
+    """A Neo4j Community server run from graphrec's own folder."""
+
+    home: Path = field(default_factory=lambda: graphrec_home() / "server")
+    bolt_port: int = 7687
+    http_port: int = 7474
+    heap: str = DEFAULT_HEAP
+    pagecache: str = DEFAULT_PAGECACHE
+    version: str = NEO4J_VERSION
+
+    @classmethod
+    def from_env(
+        cls,
+        home: Path | None = None,
+        bolt_port: int | None = None,
+        http_port: int | None = None,
+    ) -> LocalServer:
+        """Defaults, overridden by GRAPHREC_SERVER_DIR / GRAPHREC_BOLT_PORT / ... and arguments."""
+        env = os.environ
+        home = home or Path(env.get("GRAPHREC_SERVER_DIR") or graphrec_home() / "server")
+        state = read_state(home)
+        return cls(
+            home=Path(home).resolve(),
+            bolt_port=bolt_port or int(env.get("GRAPHREC_BOLT_PORT") or state.get("bolt_port", 7687)),
+            http_port=http_port or int(env.get("GRAPHREC_HTTP_PORT") or state.get("http_port", 7474)),
+            heap=env.get("GRAPHREC_NEO4J_HEAP", DEFAULT_HEAP),
+            pagecache=env.get("GRAPHREC_NEO4J_PAGECACHE", DEFAULT_PAGECACHE),
+        )
+
+    # -- paths ---------------------------------------------------------------------------
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    @property
+    def import_dir(self) -> Path:
+        return self.home / "import"
+
+    @property
+    def bolt_uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The server's pid when it is running, else None."""
+        pid = read_state(self.home).get("pid")
+        if not pid:
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return None
+        return pid if ENTRY_POINT in cmdline and str(self.home) in cmdline else None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def status(self) -> dict:
+        state = read_state(self.home)
+        pid = self.pid()
+        return {
+            "running": pid is not None,
+            "pid": pid,
+            "version": self.version,
+            "bolt_uri": self.bolt_uri,
+            "browser_url": f"{self.http_url}/browser/",
+            "home": str(self.home),
+            "password_source": state.get("password_source"),
+        }
+
+    def start(self, wait_seconds: float = 180, log=print) -> dict:
+        """Start the server (installing it first if needed) and wait until Bolt answers."""
+        if self.is_running():
+            log(f"Neo4j already running (pid {self.pid()}) at {self.bolt_uri}")
+            return self.status()
+        check_tools("java", "mvn")
+        ensure_distribution(self.version, log=log)
+        for port in (self.bolt_port, self.http_port):
+            if _port_open(port):
+                raise ServerError(
+                    f"port {port} on 127.0.0.1 is already in use by another program; "
+                    "choose others with --bolt-port/--http-port"
+                )
+        for sub in ("conf", "data", "logs", "run", "import", "plugins"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        state = read_state(self.home)
+        first_start = not (self.home / "data" / "dbms").exists()
+        if first_start:
+            state.update(self._set_initial_password())
+        state.update(bolt_port=self.bolt_port, http_port=self.http_port, version=self.version)
+        console = open(self.home / "logs" / "console.log", "ab")
+        proc = subprocess.Popen(
+            [
+                "java",
+                f"-Xms{self.heap}",
+                f"-Xmx{self.heap}",
+                *JVM_FLAGS,
+                *java_command(ENTRY_POINT, self.version)[1:],
+                f"--home-dir={self.home}",
+                f"--config-dir={self.conf_dir}",
+            ],
+            cwd=self.home,
+            env=self._env(),
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        state["pid"] = proc.pid
+        _write_state(self.home, state)
+        self._wait_for_bolt(proc, wait_seconds)
+        log(f"Neo4j {self.version} running (pid {proc.pid}): {self.bolt_uri}, "
+            f"Browser at {self.http_url}/browser/")
+        return self.status()
+
+    def stop(self, wait_seconds: float = 60, log=print) -> bool:
+        """Stop the server; False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            log("Neo4j is not running")
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline and self.pid() is not None:
+            time.sleep(0.2)
+        if self.pid() is not None:
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.5)
+        state = read_state(self.home)
+        state.pop("pid", None)
+        _write_state(self.home, state)
+        log(f"Neo4j stopped (pid {pid})")
+        return True
+
+    def admin(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``neo4j-admin ARGS`` against this server's folders."""
+        ensure_distribution(self.version)
+        return subprocess.run(
+            [*java_command(ADMIN_TOOL, self.version), *args],
+            env=self._env(),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    # -- internals -----------------------------------------------------------------------
+    def _env(self) -> dict:
+        return {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
+
+    def _write_config(self) -> None:
+        settings = {
+            "server.default_listen_address": "127.0.0.1",
+            "server.default_advertised_address": "127.0.0.1",
+            "server.bolt.listen_address": f"127.0.0.1:{self.bolt_port}",
+            "server.http.listen_address": f"127.0.0.1:{self.http_port}",
+            "server.https.enabled": "false",
+            "server.memory.heap.initial_size": self.heap,
+            "server.memory.heap.max_size": self.heap,
+            "server.memory.pagecache.size": self.pagecache,
+            "dbms.usage_report.enabled": "false",
+            "db.tx_log.rotation.retention_policy": "2 files",
+            "server.directories.data": str(self.home / "data"),
+            "server.directories.logs": str(self.home / "logs"),
+            "server.directories.run": str(self.home / "run"),
+            "server.directories.import": str(self.import_dir),
+            "server.directories.plugins": str(self.home / "plugins"),
+        }
+        lines = ["# Written by graphrec on every start; edit LocalServer._write_config instead."]
+        lines += [f"{k}={v}" for k, v in settings.items()]
+        (self.conf_dir / "neo4j.conf").write_text("\n".join(lines) + "\n")
+
+    def _set_initial_password(self) -> dict:
+        password = os.environ.get("NEO4J_PASSWORD")
+        source = "env"
+        if not password:
+            password = secrets.token_urlsafe(18)
+            source = "generated"
+        done = subprocess.run(
+            [*java_command(ADMIN_TOOL, self.version), "dbms", "set-initial-password", password],
+            env=self._env(),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ServerError(f"could not set the initial password: {done.stderr.strip()[-500:]}")
+        state = {"user": "neo4j", "password_source": source}
+        if source == "generated":
+            state["password"] = password
+        return state
+
+    def _wait_for_bolt(self, proc: subprocess.Popen, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ServerError(
+                    f"Neo4j exited with code {proc.returncode} while starting; "
+                    f"last log lines:\n{self._log_tail()}"
+                )
+            if _port_open(self.bolt_port) and self._http_ready():
+                return
+            time.sleep(0.5)
+        raise ServerError(
+            f"Neo4j did not answer on {self.bolt_uri} within {wait_seconds:.0f}s; "
+            f"last log lines:\n{self._log_tail()}"
+        )
+
+    def _http_ready(self) -> bool:
+        # Bolt opens before the default database is ready; neo4j.log says "Started." when it is.
+        log = self.home / "logs" / "neo4j.log"
+        try:
+            tail = log.read_text(errors="replace")[-4000:]
+        except OSError:
+            return False
+        return "Started." in tail.rsplit("Starting...", 1)[-1]
+
+    def _log_tail(self, lines: int = 15) -> str:
+        for name in ("neo4j.log", "console.log"):
+            path = self.home / "logs" / name
+            if path.exists() and path.stat().st_size:
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"

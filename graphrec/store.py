@@ -1,0 +1,134 @@
+"""Everything that talks to Neo4j goes through here.
+
+* ``query(name)`` loads ``cypher/<name>.cypher`` (cached) and raises on an unknown name.
+* ``open_driver(settings)`` is the one place a driver is built; errors become GraphrecErrors.
+* ``read``/``write`` run a named statement with ``execute_query`` and parameters only.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import neo4j
+from neo4j import exceptions as neo4j_errors
+
+from graphrec.errors import AuthFailed, GraphrecError, GraphUnavailable, UnknownQuery
+from graphrec.paths import cypher_dir
+from graphrec.settings import Settings
+
+VECTOR_INDEX = "follow_embedding"
+
+
+@functools.cache
+def query(name: str) -> str:
+    """The text of ``cypher/<name>.cypher``."""
+    path = cypher_dir() / f"{name}.cypher"
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise UnknownQuery(f"no Cypher file named {name!r} in {cypher_dir()}") from None
+
+
+def open_driver(settings: Settings) -> neo4j.Driver:
+    """A connected driver, or GraphUnavailable/AuthFailed with a hint."""
+    if not settings.password:
+        raise AuthFailed(
+            "no Neo4j password: set NEO4J_PASSWORD, or start the local server with "
+            "`graphrec neo4j start`, which keeps a generated one in its state file"
+        )
+    driver = neo4j.GraphDatabase.driver(
+        settings.uri, auth=(settings.user, settings.password), connection_timeout=5.0
+    )
+    try:
+        driver.verify_connectivity()
+    except neo4j_errors.AuthError as e:
+        driver.close()
+        raise AuthFailed(
+            f"Neo4j at {settings.uri} refused the credentials for user {settings.user!r}"
+        ) from e
+    except (neo4j_errors.ServiceUnavailable, neo4j_errors.DriverError, OSError) as e:
+        driver.close()
+        raise GraphUnavailable(
+            f"cannot reach Neo4j at {settings.uri} ({e.__class__.__name__}); "
+            "is it running? Try `graphrec neo4j start` or set NEO4J_URI"
+        ) from e
+    return driver
+
+
+def _run(driver: neo4j.Driver, name: str, routing, database: str | None, params: dict):
+    try:
+        return driver.execute_query(
+            query(name), parameters_=params, routing_=routing, database_=database
+        )
+    except neo4j_errors.ServiceUnavailable as e:
+        raise GraphUnavailable(f"lost the connection to Neo4j while running {name}: {e}") from e
+    except neo4j_errors.Neo4jError as e:
+        raise GraphrecError(f"Neo4j failed running {name}: {e.message}") from e
+
+
+def read(
+    driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
+) -> list[neo4j.Record]:
+    """Run a named read query and return its records."""
+    return _run(driver, name, neo4j.RoutingControl.READ, database, params).records
+
+
+def write(
+    driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
+) -> neo4j.ResultSummary:
+    """Run a named write query in one managed transaction and return its summary."""
+    return _run(driver, name, neo4j.RoutingControl.WRITE, database, params).summary
+
+
+def batched(rows: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ensure_schema(driver: neo4j.Driver, database: str | None = None) -> None:
+    """Create the User.uid uniqueness constraint (idempotent) and wait until it is online."""
+    write(driver, "create_user_constraint", database)
+    wait_for_indexes(driver, database)
+
+
+def wait_for_indexes(
+    driver: neo4j.Driver, database: str | None = None, timeout: float = 300.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [r for r in read(driver, "show_indexes", database) if r["state"] != "ONLINE"]
+        if not pending:
+            return
+        failed = [r["name"] for r in pending if r["state"] == "FAILED"]
+        if failed:
+            raise GraphrecError(f"Neo4j index(es) failed to build: {', '.join(failed)}")
+        if time.monotonic() > deadline:
+            raise GraphrecError(
+                f"index(es) not online after {timeout:.0f}s: "
+                + ", ".join(f"{r['name']} ({r['populationPercent']:.0f}%)" for r in pending)
+            )
+        time.sleep(0.2)
+
+
+def run_in_transactions(
+    driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
+) -> neo4j.ResultSummary:
+    """Run a ``CALL {...} IN TRANSACTIONS`` statement, which needs an auto-commit session."""
+    with driver.session(database=database) as session:
+        return session.run(query(name), params).consume()
+
+
+def reset_graph(driver: neo4j.Driver, database: str | None = None, batch_size: int = 10_000) -> None:
+    """Delete every node, relationship, index and constraint graphrec created."""
+    run_in_transactions(driver, "delete_graph_batch", database, batch_size=batch_size)
+    write(driver, "drop_index", database, name=VECTOR_INDEX)
+    write(driver, "drop_constraint", database, name="user_uid")

@@ -1,0 +1,45 @@
+import os
+import stat
+
+from click.testing import CliRunner
+
+from graphrec import store
+from graphrec.cli import cli
+from graphrec.server import read_state
+from graphrec.settings import Settings
+
+
+def test_server_answers_on_loopback_with_generated_password(neo4j_server, driver):
+    state_file = neo4j_server.home / "state.json"
+    assert stat.S_IMODE(os.stat(state_file).st_mode) == 0o600
+    assert read_state(neo4j_server.home)["password_source"] == "generated"
+    config = (neo4j_server.conf_dir / "neo4j.conf").read_text()
+    assert f"server.bolt.listen_address=127.0.0.1:{neo4j_server.bolt_port}" in config
+    records = store.read(driver, "dbms_components")
+    assert records[0]["version"].startswith("5.26")
+    assert records[0]["edition"] == "community"
+
+
+def test_status_reports_running_server(neo4j_server):
+    info = neo4j_server.status()
+    assert info["running"] is True
+    assert info["bolt_uri"] == f"bolt://127.0.0.1:{neo4j_server.bolt_port}"
+
+
+def test_wrong_password_is_a_clear_error(settings):
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["--uri", settings.uri, "--password", "not-the-password", "stats"]
+    )
+    assert result.exit_code == 1
+    assert "refused the credentials for user 'neo4j'" in result.output
+
+
+def test_unreachable_server_is_a_clear_error():
+    unreachable = Settings(uri="bolt://127.0.0.1:1", user="neo4j", password="x" * 8)
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["--uri", unreachable.uri, "--password", unreachable.password, "stats"]
+    )
+    assert result.exit_code == 1
+    assert "cannot reach Neo4j at bolt://127.0.0.1:1" in result.output
