@@ -127,8 +127,16 @@ def run_in_transactions(
         return session.run(query(name), params).consume()
 
 
-def reset_graph(driver: neo4j.Driver, database: str | None = None, batch_size: int = 10_000) -> None:
+def reset_graph(
+    driver: neo4j.Driver, database: str | None = None, batch_size: int = 10_000
+) -> None:
     """Delete every node, relationship, index and constraint graphrec created."""
     run_in_transactions(driver, "delete_graph_batch", database, batch_size=batch_size)
     write(driver, "drop_index", database, name=VECTOR_INDEX)
     write(driver, "drop_constraint", database, name="user_uid")
+
+
+def server_version(driver: neo4j.Driver, database: str | None = None) -> str:
+    """'5.26.30 community', as the server reports itself."""
+    record = read(driver, "dbms_components", database)[0]
+    return f"{record['version']} {record['edition']}"

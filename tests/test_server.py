@@ -28,9 +28,7 @@ def test_status_reports_running_server(neo4j_server):
 
 def test_wrong_password_is_a_clear_error(settings):
     runner = CliRunner()
-    result = runner.invoke(
-        cli, ["--uri", settings.uri, "--password", "not-the-password", "stats"]
-    )
+    result = runner.invoke(cli, ["--uri", settings.uri, "--password", "not-the-password", "stats"])
     assert result.exit_code == 1
     assert "refused the credentials for user 'neo4j'" in result.output
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from graphrec.cli.common import json_option
+from graphrec.cli.common import App, json_option, pass_app
 from graphrec.output import render
 from graphrec.server import LocalServer, ensure_distribution
 
@@ -51,9 +51,14 @@ def stop() -> None:
 
 @neo4j.command()
 @json_option
-def status(as_json) -> None:
+@pass_app
+def status(app: App, as_json) -> None:
     """Say whether the server runs, where, and which version. Exits 1 when it is stopped."""
     info = LocalServer.from_env().status()
+    if info["running"]:
+        from graphrec.store import server_version
+
+        info["server_version"] = server_version(app.driver)
     render(info, as_json)
     if not info["running"]:
         raise SystemExit(1)

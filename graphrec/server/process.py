@@ -98,8 +98,10 @@ class LocalServer:
         state = read_state(home)
         return cls(
             home=Path(home).resolve(),
-            bolt_port=bolt_port or int(env.get("GRAPHREC_BOLT_PORT") or state.get("bolt_port", 7687)),
-            http_port=http_port or int(env.get("GRAPHREC_HTTP_PORT") or state.get("http_port", 7474)),
+            bolt_port=bolt_port
+            or int(env.get("GRAPHREC_BOLT_PORT") or state.get("bolt_port", 7687)),
+            http_port=http_port
+            or int(env.get("GRAPHREC_HTTP_PORT") or state.get("http_port", 7474)),
             heap=env.get("GRAPHREC_NEO4J_HEAP", DEFAULT_HEAP),
             pagecache=env.get("GRAPHREC_NEO4J_PAGECACHE", DEFAULT_PAGECACHE),
         )
@@ -170,29 +172,31 @@ class LocalServer:
         if first_start:
             state.update(self._set_initial_password())
         state.update(bolt_port=self.bolt_port, http_port=self.http_port, version=self.version)
-        console = open(self.home / "logs" / "console.log", "ab")
-        proc = subprocess.Popen(
-            [
-                "java",
-                f"-Xms{self.heap}",
-                f"-Xmx{self.heap}",
-                *JVM_FLAGS,
-                *java_command(ENTRY_POINT, self.version)[1:],
-                f"--home-dir={self.home}",
-                f"--config-dir={self.conf_dir}",
-            ],
-            cwd=self.home,
-            env=self._env(),
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(self.home / "logs" / "console.log", "ab") as console:
+            proc = subprocess.Popen(
+                [
+                    "java",
+                    f"-Xms{self.heap}",
+                    f"-Xmx{self.heap}",
+                    *JVM_FLAGS,
+                    *java_command(ENTRY_POINT, self.version)[1:],
+                    f"--home-dir={self.home}",
+                    f"--config-dir={self.conf_dir}",
+                ],
+                cwd=self.home,
+                env=self._env(),
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         state["pid"] = proc.pid
         _write_state(self.home, state)
         self._wait_for_bolt(proc, wait_seconds)
-        log(f"Neo4j {self.version} running (pid {proc.pid}): {self.bolt_uri}, "
-            f"Browser at {self.http_url}/browser/")
+        log(
+            f"Neo4j {self.version} running (pid {proc.pid}): {self.bolt_uri}, "
+            f"Browser at {self.http_url}/browser/"
+        )
         return self.status()
 
     def stop(self, wait_seconds: float = 60, log=print) -> bool:
