@@ -1,3 +1,154 @@
-"""``graphrec recommend``: who to follow."""
+"""``graphrec recommend`` and ``graphrec fit-ranker``: who to follow.
 
-COMMANDS: list = []
+Keep this module light: it must not import TensorFlow, pandas or networkx (a fresh
+``graphrec recommend`` should start in well under a second).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from graphrec.cli.common import json_option, pass_app, silent_option
+from graphrec.output import emit_json, render
+from graphrec.paths import default_model_dir
+
+COLUMNS = ("rank", "uid", "score", "pools", "explanation")
+
+
+def _quiet_server_notifications() -> None:
+    # Neo4j warns about labels/properties that do not exist yet (BLOCKS, User.active): that is
+    # expected for optional filters and must not reach the user's terminal.
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+
+
+def _import_neo4j_without_pandas() -> None:
+    """The neo4j driver imports pandas (for Result.to_df) if it can: about 1 s of a fresh
+    ``graphrec recommend``. Recommend never needs it, so in a fresh process the driver is
+    imported with pandas hidden; pandas itself stays importable afterwards."""
+    if "neo4j" in sys.modules or "pandas" in sys.modules:
+        return
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # makes `import pandas` fail
+    try:
+        import neo4j  # noqa: F401
+    finally:
+        del sys.modules["pandas"]
+
+
+def model_dir_option(f):
+    return click.option(
+        "--model-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Trained model directory [default: $GRAPHREC_MODEL_DIR or models/default].",
+    )(f)
+
+
+@click.command()
+@click.option("--user", "uid", type=int, help="The uid to recommend for.")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Batch mode: a file with one uid per line (needs --out).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Batch mode: CSV to write (user,rank,uid,score,pools).")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many accounts to recommend.")
+@model_dir_option
+@click.option("--strategy", type=click.Choice(["graph", "model"]), default="graph",
+              show_default=True,
+              help="graph: Cypher pools + NeuMF ranking; model: score every account the user "
+              "does not follow (the reference's simple logic).")
+@click.option("--exclude", "exclude_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File of uids (one per line) never to recommend.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Batch mode: parallel workers (each with its own Neo4j session).")
+@json_option
+@silent_option
+@pass_app
+def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, workers,
+              as_json, silent) -> None:
+    """Recommend accounts to follow, with the reason for each.
+
+    For one user prints rank, uid, score, the pools that proposed the account and an
+    explanation; `--json` prints a list of {"rank", "uid", "score", "pools", "explanation"}.
+    A user with no follows gets the most-followed accounts, labelled "popular".
+    With --users FILE --out CSV, recommends for every uid in FILE (progress on stderr).
+
+    \b
+    Examples:
+        graphrec recommend --user 42
+        graphrec recommend --user 42 -k 10 --json
+        graphrec recommend --users uids.txt --out recs.csv --workers 2
+    """
+    _import_neo4j_without_pandas()
+    from graphrec.recommend.batch import read_uid_file, write_csv
+    from graphrec.recommend.service import Recommender
+
+    if (uid is None) == (users_file is None):
+        raise click.UsageError("give exactly one of --user UID or --users FILE")
+    if users_file is not None and out is None:
+        raise click.UsageError("--users needs --out CSV")
+    if uid is not None and out is not None:
+        raise click.UsageError("--out is for batch mode (--users FILE)")
+    _quiet_server_notifications()
+    exclude = read_uid_file(exclude_file) if exclude_file else []
+    users = read_uid_file(users_file) if users_file else []
+    recommender = Recommender(app.driver, app.database, model_dir or default_model_dir())
+    if uid is not None:
+        recs = recommender.recommend(uid, k, strategy, exclude)
+        rows = [r.to_dict() for r in recs]
+        if as_json:
+            emit_json(rows)
+        else:
+            render(rows, False, COLUMNS)
+        return
+    summary = write_csv(recommender, users, out, k, strategy, exclude, workers,
+                        silent=silent or as_json)
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"{summary['users']:,} users, {summary['rows']:,} rows -> {summary['out']} "
+            f"in {summary['seconds']:.1f}s ({summary['users_per_second']:,.1f} users/s, "
+            f"{workers} workers)"
+        )
+
+
+@click.command("fit-ranker")
+@model_dir_option
+@click.option("--users", "n_users", type=click.IntRange(10), default=500, show_default=True,
+              help="Users sampled (one training follow hidden each).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@json_option
+@silent_option
+@pass_app
+def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) -> None:
+    """Fit the ranker that combines the NeuMF score with graph evidence (ranker.json).
+
+    Hides one training follow for each sampled user (and the model's held-out pairs), runs
+    the pools on the rest of the graph, labels the candidates and fits a logistic regression;
+    `graphrec recommend` then uses it for that model. The graph is restored afterwards.
+
+    \b
+    Example:
+        graphrec fit-ranker --users 1000
+    """
+    from graphrec.recommend.fit import fit_ranker
+
+    _quiet_server_notifications()
+    result = fit_ranker(app.driver, app.database, model_dir or default_model_dir(),
+                        n_users=n_users, seed=seed, workers=workers,
+                        silent=silent or as_json)
+    if as_json:
+        emit_json(result)
+    else:
+        coefficients = result.pop("coefficients")
+        render(result, False)
+        click.echo("coefficients (standardised features):")
+        render(coefficients, False)
+
+
+COMMANDS: list = [recommend, fit_ranker_command]

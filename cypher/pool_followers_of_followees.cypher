@@ -1,0 +1,32 @@
+// Pool 3, followers of followees (co-follower collaborative filtering): the other followers o
+// of the accounts in $via (at most $max_followers per account), weighted by how many of them
+// they share with me (shared), the top $max_cofollowers of them, and the accounts they follow
+// (at most $max_out each). A candidate is either such a co-follower (cofollow = shared) or an
+// account they follow (paths = sum of its followers' shared counts). Not followed by me, not
+// me, active.
+MATCH (me:`User` {uid: $uid})
+UNWIND $via AS v
+MATCH (f:`User` {uid: v})
+CALL (me, f) {
+  MATCH (f)<-[:`FOLLOWS`]-(o:`User`)
+  WHERE o <> me
+  RETURN o
+  LIMIT $max_followers
+}
+WITH me, o, count(*) AS shared
+ORDER BY shared DESC, o.uid
+LIMIT $max_cofollowers
+CALL (o, shared) {
+  MATCH (o)-[:`FOLLOWS`]->(c:`User`)
+  RETURN c, shared AS weight, 0 AS cofollow
+  LIMIT $max_out
+  UNION ALL
+  RETURN o AS c, 0 AS weight, shared AS cofollow
+}
+WITH me, c, sum(weight) AS paths, max(cofollow) AS cofollow,
+     collect(CASE WHEN weight > 0 THEN o.uid END) AS through
+WHERE c <> me AND NOT (me)-[:`FOLLOWS`]->(c) AND coalesce(c.active, true)
+RETURN c.uid AS uid, paths, cofollow, through[..$evidence] AS via,
+       COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+ORDER BY paths + cofollow DESC, followers DESC, uid
+LIMIT $limit

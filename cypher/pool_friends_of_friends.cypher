@@ -1,0 +1,18 @@
+// Pool 2, friends of friends: accounts followed by the accounts in $via (my followees, those
+// that pool 1 found shared first; or, in an expansion round, candidates found so far), at most
+// $max_out per account so dense nodes stay fast; not followed by me, not me, active.
+// paths = how many of the $via accounts follow the candidate.
+MATCH (me:`User` {uid: $uid})
+UNWIND $via AS v
+MATCH (f:`User` {uid: v})
+CALL (f) {
+  MATCH (f)-[:`FOLLOWS`]->(c:`User`)
+  RETURN c
+  LIMIT $max_out
+}
+WITH me, c, count(*) AS paths, collect(f.uid) AS through
+WHERE c <> me AND NOT (me)-[:`FOLLOWS`]->(c) AND coalesce(c.active, true)
+RETURN c.uid AS uid, paths, through[..$evidence] AS via,
+       COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+ORDER BY paths DESC, followers DESC, uid
+LIMIT $limit

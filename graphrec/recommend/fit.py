@@ -1,0 +1,130 @@
+"""Fit the ranker (logistic regression over NeuMF score + graph evidence) on TRAINING follows.
+
+For a seeded sample of users with at least three follows, one training follow each is hidden
+(moved to HELDOUT together with the model's own held-out test pairs, so neither is visible),
+the pools run on what is left, and every candidate is labelled 1 when it is the hidden
+account. The model saw those hidden training follows while training, so its score is somewhat
+over-confident on them; evaluation (held-out pairs the model never saw) says whether the
+combination still helps, and recommend uses the ranker only when it was fitted for the same
+model version.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import neo4j
+import numpy as np
+
+from graphrec import store
+from graphrec.errors import GraphrecError
+from graphrec.model.artifacts import HOLDOUT, require_model_dir
+from graphrec.progress import Progress
+from graphrec.recommend import rank
+from graphrec.recommend.holdout import held_out
+from graphrec.recommend.pools import PoolConfig
+from graphrec.recommend.service import Recommender, UserState
+
+
+def model_holdout(model_dir: str | Path) -> np.ndarray:
+    """The (n, 2) held-out (uid, fid) pairs the model never saw; empty when it has none."""
+    path = Path(model_dir) / HOLDOUT
+    if not path.exists():
+        return np.zeros((0, 2), dtype=np.int64)
+    with np.load(path, allow_pickle=False) as data:
+        if "pairs" in data.files:
+            return np.asarray(data["pairs"], np.int64).reshape(-1, 2)
+        src = data["src"] if "src" in data.files else data[data.files[0]]
+        dst = data["dst"] if "dst" in data.files else data[data.files[1]]
+        return np.stack([np.asarray(src, np.int64), np.asarray(dst, np.int64)], axis=1)
+
+
+def candidate_examples(
+    recommender: Recommender, user: UserState, target: int, k: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Features of one user's merged pool, labels (1 = target), and whether target is in it."""
+    pools = recommender.candidates(user, k)
+    cands = list(pools.candidates.values())
+    logits, known = recommender._logits(user.uid, (c.uid for c in cands))
+    x = rank.features(cands, logits, known)
+    y = np.array([c.uid == target for c in cands], dtype=np.float64)
+    return x, y, bool(y.any())
+
+
+def fit_ranker(
+    driver: neo4j.Driver,
+    database: str | None,
+    model_dir: str | Path,
+    n_users: int = 500,
+    seed: int = 0,
+    k: int = 20,
+    config: PoolConfig | None = None,
+    workers: int = 2,
+    silent: bool = False,
+) -> dict:
+    """Fit and save ``ranker.json``; returns figures about the fit."""
+    model_dir = require_model_dir(model_dir)
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    test_pairs = model_holdout(model_dir)
+    test = {(int(u), int(f)) for u, f in test_pairs}
+    rows = store.read(driver, "sample_followers", database, min_follows=3)
+    rows = list(rows)
+    rng.shuffle(rows)
+    hidden: list[tuple[int, int]] = []
+    for r in rows[: n_users * 2]:
+        options = [f for f in r["follows"] if (r["uid"], f) not in test]
+        if len(options) >= 2:
+            hidden.append((int(r["uid"]), int(options[rng.integers(len(options))])))
+        if len(hidden) >= n_users:
+            break
+    xs, ys = [], []
+    found = 0
+    with held_out(driver, [*map(tuple, test_pairs.tolist()), *hidden], database):
+        recommender = Recommender(driver, database, model_dir, config, use_ranker=False)
+
+        def one(pair: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, bool]:
+            return candidate_examples(recommender, recommender.user(pair[0]), pair[1], k)
+
+        with (
+            Progress("fit-ranker", total=len(hidden), unit="users", silent=silent) as progress,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+        ):
+            for x, y, hit in pool.map(one, hidden):
+                progress.update(1)
+                found += hit
+                if hit:  # users whose hidden follow is not in the pool teach nothing here
+                    xs.append(x)
+                    ys.append(y)
+    if not xs:
+        x_all = np.zeros((0, len(rank.FEATURES)))
+        y_all = np.zeros(0)
+    else:
+        x_all, y_all = np.vstack(xs), np.concatenate(ys)
+    if y_all.sum() < 2 or y_all.sum() == len(y_all):
+        raise GraphrecError(
+            f"too few positive examples to fit a ranker ({int(y_all.sum())} of {len(y_all)}); "
+            "try more --users"
+        )
+    coef, intercept, mean, std = rank.fit_logistic(x_all, y_all)
+    info = {
+        "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "users": len(hidden),
+        "users_with_hidden_in_pool": found,
+        "examples": int(len(y_all)),
+        "positives": int(y_all.sum()),
+        "seed": seed,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    version = recommender.scorer.version if recommender.scorer else ""
+    ranker = rank.Ranker(coef, intercept, mean, std, version, info)
+    path = ranker.save(model_dir)
+    return {
+        **info,
+        "pool_recall": round(found / max(1, len(hidden)), 4),
+        "coefficients": dict(zip(rank.FEATURES, np.round(coef, 4).tolist(), strict=True)),
+        "path": str(path),
+    }

@@ -1,0 +1,222 @@
+"""Candidate pools: named Cypher queries run in fallback order, merged with their provenance.
+
+Order (see docs/recommend.md for the reasons):
+
+1. ``similar_relations`` -- vector index over FOLLOWS embeddings (needs a model + embeddings)
+2. ``friends_of_friends`` -- accounts my followees follow (followees shared in 1 first)
+3. ``followers_of_followees`` -- co-followers and the accounts they follow
+4. ``popular`` -- most-followed accounts; cold start and last filler
+
+Pools are taken in order until ``target`` candidates are gathered; optional expansion rounds
+run friends-of-friends again from the best candidates found so far.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j
+
+from graphrec import store
+
+POOLS = ("similar_relations", "friends_of_friends", "followers_of_followees", "popular")
+EXPANSION = "expansion"
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """Bounds that keep every pool fast on dense nodes. Defaults were chosen on slashdot0902."""
+
+    overfetch: int = 10  # gather k * overfetch candidates before ranking
+    min_candidates: int = 100  # ...but at least this many (ranking needs a choice)
+    max_relations: int = 20  # pool 1: how many of my relations query the vector index
+    neighbours: int = 50  # pool 1: nearest relations per relation
+    max_followees: int = 50  # pools 2/3: how many of my followees to expand from
+    max_out: int = 100  # pools 2/3: out-edges followed per account
+    max_followers: int = 100  # pool 3: followers read per followee
+    max_cofollowers: int = 200  # pool 3: co-followers kept (highest shared count)
+    rounds: int = 0  # extra friends-of-friends rounds from the candidates found
+    evidence: int = 5  # uids kept per candidate for the explanation
+    popular_cache: int = 2000  # how many popular accounts a process keeps
+    exhaustive: bool = True  # run pools 1-3 even once the target is reached (better ranking)
+
+    def target(self, k: int) -> int:
+        return max(k * self.overfetch, self.min_candidates)
+
+
+@dataclass
+class Candidate:
+    """One proposed account, with every pool that proposed it and that pool's evidence."""
+
+    uid: int
+    followers: int = 0
+    pools: list[str] = field(default_factory=list)
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, pool: str, followers: int, **evidence: Any) -> None:
+        if pool not in self.pools:
+            self.pools.append(pool)
+            self.evidence[pool] = evidence
+        self.followers = max(self.followers, int(followers or 0))
+
+    def feature(self, pool: str, key: str, default: float = 0.0) -> float:
+        return float(self.evidence.get(pool, {}).get(key, default) or 0.0)
+
+
+class PopularCache:
+    """The most-followed accounts, read once per process (pool 4 is not per-user work)."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[int, int]] | None = None
+        self._lock = threading.Lock()
+
+    def rows(self, driver: neo4j.Driver, database: str | None, limit: int) -> list[tuple[int, int]]:
+        with self._lock:
+            if self._rows is None:
+                records = store.read(driver, "pool_popular", database, limit=limit)
+                self._rows = [(int(r["uid"]), int(r["followers"])) for r in records]
+            return self._rows
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows = None
+
+
+def similar_relations(
+    driver: neo4j.Driver, database: str | None, uid: int, via: list[int], cfg: PoolConfig,
+    limit: int,
+) -> list[dict]:
+    if not via:
+        return []
+    records = store.read(
+        driver, "pool_similar_relations", database, uid=uid, via=via[: cfg.max_relations],
+        index=store.VECTOR_INDEX, neighbours=cfg.neighbours, evidence=cfg.evidence, limit=limit,
+    )
+    return [dict(r) for r in records]
+
+
+def friends_of_friends(
+    driver: neo4j.Driver, database: str | None, uid: int, via: list[int], cfg: PoolConfig,
+    limit: int,
+) -> list[dict]:
+    if not via:
+        return []
+    records = store.read(
+        driver, "pool_friends_of_friends", database, uid=uid, via=via[: cfg.max_followees],
+        max_out=cfg.max_out, evidence=cfg.evidence, limit=limit,
+    )
+    return [dict(r) for r in records]
+
+
+def followers_of_followees(
+    driver: neo4j.Driver, database: str | None, uid: int, via: list[int], cfg: PoolConfig,
+    limit: int,
+) -> list[dict]:
+    if not via:
+        return []
+    records = store.read(
+        driver, "pool_followers_of_followees", database, uid=uid, via=via[: cfg.max_followees],
+        max_followers=cfg.max_followers, max_cofollowers=cfg.max_cofollowers,
+        max_out=cfg.max_out, evidence=cfg.evidence, limit=limit,
+    )
+    return [dict(r) for r in records]
+
+
+def _prioritise(first: Iterable[int], rest: Iterable[int]) -> list[int]:
+    """``first`` then ``rest``, without repeats, order kept."""
+    seen: set[int] = set()
+    out = []
+    for uid in (*first, *rest):
+        if uid not in seen:
+            seen.add(uid)
+            out.append(uid)
+    return out
+
+
+@dataclass
+class PoolResult:
+    candidates: dict[int, Candidate]
+    shared: list[int]  # my followees that pool 1 found shared with similar relations
+    ran: list[str]  # pools that ran, in order
+    cold_start: bool = False
+
+
+def gather(
+    driver: neo4j.Driver,
+    database: str | None,
+    uid: int,
+    follows: list[int],
+    ranked_follows: list[int],
+    k: int,
+    cfg: PoolConfig,
+    popular: PopularCache,
+    excluded: set[int] | frozenset[int] = frozenset(),
+    use_vectors: bool = True,
+) -> PoolResult:
+    """Run the pools in fallback order for one user and merge what they propose.
+
+    ``ranked_follows``: the user's follows in the order pool 1 should use them (highest model
+    score first); ``excluded``: uids never to propose (blocked, --exclude).
+    """
+    target = cfg.target(k)
+    followed = set(follows)
+    skip = followed | set(excluded) | {uid}
+    candidates: dict[int, Candidate] = {}
+    ran: list[str] = []
+
+    def take(pool: str, rows: list[dict]) -> None:
+        for position, row in enumerate(rows):
+            c = int(row["uid"])
+            if c in skip:
+                continue
+            cand = candidates.get(c)
+            if cand is None:
+                cand = candidates[c] = Candidate(c)
+            evidence = {key: row[key] for key in row if key not in ("uid", "followers")}
+            cand.add(pool, row.get("followers", 0), position=position, **evidence)
+
+    def full() -> bool:
+        return not cfg.exhaustive and len(candidates) >= target
+
+    if not follows:
+        rows = popular.rows(driver, database, cfg.popular_cache)
+        take("popular", [{"uid": u, "followers": n} for u, n in rows[: target + len(skip)]])
+        return PoolResult(candidates, [], ["popular"], cold_start=True)
+
+    shared: list[int] = []
+    if use_vectors:
+        rows = similar_relations(driver, database, uid, ranked_follows or follows, cfg, target)
+        ran.append("similar_relations")
+        take("similar_relations", rows)
+        shared = _prioritise((b for row in rows for b in row["via"]), ())
+    # Shared followees first (step 1 found them), then the rest by model score.
+    via = _prioritise(shared, ranked_follows or follows)
+    if not full():
+        ran.append("friends_of_friends")
+        take("friends_of_friends", friends_of_friends(driver, database, uid, via, cfg, target))
+    if not full():
+        ran.append("followers_of_followees")
+        take(
+            "followers_of_followees",
+            followers_of_followees(driver, database, uid, via, cfg, target),
+        )
+    for _ in range(cfg.rounds):
+        if len(candidates) >= target:
+            break
+        seeds = sorted(candidates.values(), key=lambda c: -len(c.pools))[: cfg.max_followees]
+        ran.append(EXPANSION)
+        rows = friends_of_friends(driver, database, uid, [c.uid for c in seeds], cfg, target)
+        before = len(candidates)
+        take(EXPANSION, rows)
+        if len(candidates) == before:
+            break
+    if len(candidates) < target:
+        ran.append("popular")
+        rows = popular.rows(driver, database, cfg.popular_cache)
+        need = target - len(candidates)
+        fill = [{"uid": u, "followers": n} for u, n in rows if u not in skip]
+        take("popular", fill[: need + len(candidates)])
+    return PoolResult(candidates, shared, ran)

@@ -1,0 +1,239 @@
+"""Each pool's Cypher on a tiny hand-built graph with known answers, and the fallback order.
+
+The graph (me = 1):
+
+    1 -> 2, 3          2 -> 4, 5, 1        3 -> 4, 6, 2
+    7 -> 2, 3, 9       8 -> 3, 9, 10       11 has no follows (cold start)
+
+friends of friends of 1 via [2, 3]: 4 (2 paths), 5, 6; 1 itself and 2 (already followed) are
+excluded. Followers of followees: co-followers 7 (shares 2 and 3), 8 (shares 3), 3 (shares
+2, but followed); the accounts they follow: 9 (7 and 8: weight 2 + 1), 4, 6 (via 3), 10.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphrec import store
+from graphrec.recommend import pools
+from graphrec.recommend.pools import PoolConfig, PopularCache, gather
+
+TEST_CYPHER = Path(__file__).parent / "cypher"
+ME = 1
+EDGES = [
+    (1, 2), (1, 3),
+    (2, 4), (2, 5), (2, 1),
+    (3, 4), (3, 6), (3, 2),
+    (7, 2), (7, 3), (7, 9),
+    (8, 3), (8, 9), (8, 10),
+]
+USERS = list(range(1, 12))
+
+
+# -- helpers shared by the recommend tests ------------------------------------------------
+
+def test_query(name: str) -> str:
+    return (TEST_CYPHER / f"{name}.cypher").read_text()
+
+
+test_query.__test__ = False  # a helper, not a test
+
+
+def load_follows(driver, edges, users=None) -> None:
+    """Put (uid, fid) follows into Neo4j with the loader's own named statements."""
+    users = sorted(set(users or []) | {u for e in edges for u in e})
+    store.write(driver, "merge_users", uids=users)
+    out = defaultdict(list)
+    for u, f in edges:
+        out[int(u)].append(int(f))
+    for batch in store.batched([[u, fs] for u, fs in out.items()], 1000):
+        store.write(driver, "merge_follows", rows=batch)
+
+
+def set_embeddings(driver, rows, dims: int = 16) -> None:
+    """Hand-made relation embeddings [(uid, fid, vector)] and the vector index over them."""
+    driver.execute_query(test_query("set_test_embeddings"), rows=rows)
+    driver.execute_query(test_query("create_test_vector_index"), dims=dims)
+    store.wait_for_indexes(driver)
+
+
+def set_flags(driver, inactive=(), blocks=()) -> None:
+    driver.execute_query(
+        test_query("set_test_flags"), inactive=list(inactive), blocks=[list(b) for b in blocks]
+    )
+
+
+def random_model(model_dir: Path, uids, seed: int = 0, latent: int = 8) -> Path:
+    """A NumpyScorer-compatible model directory with random weights."""
+    rng = np.random.default_rng(seed)
+    n = len(uids)
+    w: dict[str, np.ndarray] = {"uids": np.sort(np.asarray(uids, np.int64))}
+    for key in ("gmf_user", "gmf_item", "mlp_user", "mlp_item"):
+        w[key] = rng.normal(size=(n, latent)).astype(np.float32)
+    sizes = [2 * latent, 64, 32, 16, 8]
+    for i in range(4):
+        w[f"mlp_kernel_{i}"] = (
+            rng.normal(size=(sizes[i], sizes[i + 1])) / np.sqrt(sizes[i])
+        ).astype(np.float32)
+        w[f"mlp_bias_{i}"] = np.zeros(sizes[i + 1], np.float32)
+    w["out_kernel"] = rng.normal(size=(latent + 8, 1)).astype(np.float32)
+    w["out_bias"] = np.zeros(1, np.float32)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(model_dir / "weights.npz", **w)
+    (model_dir / "meta.json").write_text(json.dumps({"version": uuid.uuid4().hex}))
+    return model_dir
+
+
+def unit(i: int, dims: int = 16) -> np.ndarray:
+    v = np.zeros(dims)
+    v[i] = 1.0
+    return v
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+@pytest.fixture
+def tiny(graph):
+    load_follows(graph, EDGES, USERS)
+    return graph
+
+
+CFG = PoolConfig(evidence=10)
+
+
+def _uids(rows):
+    return [r["uid"] for r in rows]
+
+
+# -- pools ------------------------------------------------------------------------------
+
+def test_friends_of_friends_known_answer(tiny):
+    rows = pools.friends_of_friends(tiny, None, ME, [2, 3], CFG, limit=100)
+    assert _uids(rows) == [4, 5, 6]
+    by = {r["uid"]: r for r in rows}
+    assert by[4]["paths"] == 2 and sorted(by[4]["via"]) == [2, 3]
+    assert by[5]["paths"] == 1 and by[5]["via"] == [2]
+    assert by[4]["followers"] == 2
+
+
+def test_friends_of_friends_bounded_fan_out(tiny):
+    rows = pools.friends_of_friends(tiny, None, ME, [2], PoolConfig(max_out=1), limit=100)
+    assert len(rows) <= 1  # 2 follows 4, 5 and me: at most one out-edge is read
+
+
+def test_followers_of_followees_known_answer(tiny):
+    rows = pools.followers_of_followees(tiny, None, ME, [2, 3], CFG, limit=100)
+    assert _uids(rows) == [9, 7, 4, 6, 10, 8]
+    by = {r["uid"]: r for r in rows}
+    assert (by[9]["paths"], by[9]["cofollow"]) == (3, 0)
+    assert sorted(by[9]["via"]) == [7, 8]
+    assert (by[7]["paths"], by[7]["cofollow"]) == (0, 2)
+    assert (by[8]["paths"], by[8]["cofollow"]) == (0, 1)
+    assert ME not in by and 2 not in by and 3 not in by
+
+
+def test_popular_counts_followers(tiny):
+    rows = store.read(tiny, "pool_popular", None, limit=4)
+    assert [(r["uid"], r["followers"]) for r in rows] == [(2, 3), (3, 3), (4, 2), (9, 2)]
+
+
+def test_inactive_accounts_are_never_proposed(tiny):
+    set_flags(tiny, inactive=[5, 9])
+    assert _uids(pools.friends_of_friends(tiny, None, ME, [2, 3], CFG, 100)) == [4, 6]
+    assert 9 not in _uids(pools.followers_of_followees(tiny, None, ME, [2, 3], CFG, 100))
+    assert 9 not in _uids(store.read(tiny, "pool_popular", None, limit=10))
+
+
+def _embed_tiny(driver) -> None:
+    e0, e1, e2, e3 = unit(0), unit(1), unit(2), unit(3)
+    vectors = {
+        (1, 2): e0,
+        (1, 3): e1,
+        (7, 2): e0 + 0.1 * e2,  # like my 1->2: 7 is a candidate via 2
+        (8, 3): e1 + 0.1 * e2,  # like my 1->3: 8 via 3
+        (3, 2): e0 + 0.3 * e2,  # similar, but I already follow 3
+        (7, 3): e3,
+    }
+    rows = [
+        [u, f, (vectors.get((u, f), -(e0 + e1) + 0.01 * i * e3)).tolist()]
+        for i, (u, f) in enumerate(EDGES)
+    ]
+    set_embeddings(driver, rows)
+
+
+def test_similar_relations_known_answer(tiny):
+    _embed_tiny(tiny)
+    cfg = PoolConfig(neighbours=2, evidence=10)
+    rows = pools.similar_relations(tiny, None, ME, [2, 3], cfg, limit=100)
+    assert _uids(rows) == [7, 8]
+    assert rows[0]["via"] == [2] and rows[1]["via"] == [3]
+    assert rows[0]["paths"] == 1 and rows[0]["similarity"] > 0.99
+    # with a wide search every relation into my followees counts: 7 shares 2 and 3
+    wide = pools.similar_relations(tiny, None, ME, [2, 3], PoolConfig(neighbours=20), 100)
+    assert _uids(wide) == [7, 8]
+    assert sorted(wide[0]["via"]) == [2, 3] and wide[0]["n_via"] == 2
+
+
+def test_similar_relations_caps_relations_used(tiny):
+    _embed_tiny(tiny)
+    cfg = PoolConfig(neighbours=2, max_relations=1)
+    assert _uids(pools.similar_relations(tiny, None, ME, [3, 2], cfg, limit=100)) == [8]
+
+
+# -- fallback order -----------------------------------------------------------------------
+
+def test_fallback_order_and_provenance(tiny):
+    _embed_tiny(tiny)
+    cfg = PoolConfig(neighbours=2, overfetch=1, min_candidates=1, evidence=10)
+    result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
+    assert result.ran == [
+        "similar_relations", "friends_of_friends", "followers_of_followees", "popular"
+    ]
+    assert result.shared == [2, 3]
+    c = result.candidates
+    assert set(c) == {4, 5, 6, 7, 8, 9, 10}
+    assert c[7].pools == ["similar_relations", "followers_of_followees"]
+    assert c[4].pools == ["friends_of_friends", "followers_of_followees", "popular"]
+    assert c[4].evidence["friends_of_friends"]["paths"] == 2
+    assert ME not in c and 2 not in c and 3 not in c
+
+
+def test_pools_stop_when_full_unless_exhaustive(tiny):
+    cfg = PoolConfig(overfetch=1, min_candidates=1, exhaustive=False)
+    result = gather(tiny, None, ME, [2, 3], [2, 3], 2, cfg, PopularCache(), use_vectors=False)
+    assert result.ran == ["friends_of_friends"]
+    assert set(result.candidates) == {4, 5}  # each pool is asked for the target at most
+
+
+def test_no_shared_followee_goes_straight_to_graph_pools(tiny):
+    # embeddings exist, but no relation is near mine: pool 1 finds nothing shared
+    _embed_tiny(tiny)
+    far = [[u, f, (unit(5) if (u, f) in {(1, 2), (1, 3)} else -unit(5)).tolist()]
+           for u, f in EDGES]
+    tiny.execute_query(test_query("set_test_embeddings"), rows=far)
+    cfg = PoolConfig(neighbours=1, overfetch=1, min_candidates=1)
+    result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
+    assert result.shared == []
+    assert result.ran[0] == "similar_relations"
+    assert "friends_of_friends" in result.ran and "followers_of_followees" in result.ran
+    assert not any("similar_relations" in c.pools for c in result.candidates.values())
+
+
+def test_cold_start_is_popular(tiny):
+    result = gather(tiny, None, 11, [], [], 3, PoolConfig(min_candidates=1), PopularCache())
+    assert result.cold_start and result.ran == ["popular"]
+    assert list(result.candidates)[:4] == [2, 3, 4, 9]
+    assert all(c.pools == ["popular"] for c in result.candidates.values())
+
+
+def test_expansion_round_reaches_further(tiny):
+    cfg = PoolConfig(rounds=1, overfetch=50, exhaustive=True)
+    result = gather(tiny, None, ME, [2], [2], 20, cfg, PopularCache(), use_vectors=False)
+    assert "expansion" in result.ran
+    assert any("expansion" in c.pools for c in result.candidates.values())

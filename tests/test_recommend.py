@@ -1,0 +1,187 @@
+"""`graphrec recommend` end to end on the tiny hand-built graph (see test_pools.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_pools import EDGES, ME, USERS, load_follows, random_model, set_embeddings, set_flags
+
+from graphrec.cli import cli
+from graphrec.model.scorer import NumpyScorer
+from graphrec.recommend.service import Recommender
+
+
+def embed_with(driver, scorer: NumpyScorer, edges) -> None:
+    src = np.array([u for u, _ in edges])
+    dst = np.array([f for _, f in edges])
+    vectors = scorer.relation_embedding(scorer.index_of(src), scorer.index_of(dst))
+    set_embeddings(
+        driver, [[int(u), int(f), v.tolist()] for u, f, v in zip(src, dst, vectors, strict=True)],
+        dims=scorer.relation_dim,
+    )
+
+
+@pytest.fixture
+def world(graph, tmp_path):
+    """Tiny graph + random model + its relation embeddings; returns the model dir."""
+    load_follows(graph, EDGES, USERS)
+    model_dir = random_model(tmp_path / "model", USERS)
+    embed_with(graph, NumpyScorer.load(model_dir), EDGES)
+    return model_dir
+
+
+def run(cli_env, *args):
+    result = CliRunner().invoke(cli, list(args), env=cli_env, catch_exceptions=False)
+    return result
+
+
+def test_recommend_json_shape_and_exclusions(world, cli_env):
+    result = run(cli_env, "recommend", "--user", str(ME), "-k", "5", "--model-dir",
+                 str(world), "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert 1 <= len(rows) <= 5
+    for r in rows:
+        assert set(r) == {"rank", "uid", "score", "pools", "explanation"}
+        assert r["uid"] not in (ME, 2, 3)  # never me, never someone I follow
+        assert r["pools"] and r["explanation"]
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_recommend_table_by_default(world, cli_env):
+    result = run(cli_env, "recommend", "--user", str(ME), "--model-dir", str(world))
+    assert result.exit_code == 0, result.output
+    header = result.stdout.splitlines()[0].split()
+    assert header == ["rank", "uid", "score", "pools", "explanation"]
+
+
+def test_explanations_name_the_evidence(world, driver):
+    recs = {r.uid: r for r in Recommender(driver, None, world).recommend(ME, k=20)}
+    assert "followed by 2 accounts you follow: " in recs[4].explanation
+    assert set(recs[4].explanation.split(": ")[1].split(";")[0].split(", ")) == {"2", "3"}
+    assert "friends_of_friends" in recs[4].pools
+
+
+def test_unknown_user_is_a_clear_error(world, cli_env):
+    result = run(cli_env, "recommend", "--user", "999", "--model-dir", str(world))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: user 999 is not in the graph"
+    assert result.stdout == ""
+
+
+def test_cold_start_gets_popular_labelled(world, cli_env):
+    result = run(cli_env, "recommend", "--user", "11", "-k", "3", "--model-dir", str(world),
+                 "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["uid"] for r in rows] == [2, 3, 4]
+    assert all(r["pools"] == ["popular"] for r in rows)
+    assert rows[0]["explanation"] == "popular: 3 followers"
+
+
+def test_blocked_inactive_and_excluded_are_dropped(world, driver, cli_env, tmp_path):
+    before = {r.uid for r in Recommender(driver, None, world).recommend(ME, k=50)}
+    assert {4, 6, 9} <= before
+    set_flags(driver, inactive=[9], blocks=[(ME, 6)])
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("# never these\n4\n")
+    result = run(cli_env, "recommend", "--user", str(ME), "-k", "50", "--model-dir",
+                 str(world), "--exclude", str(exclude), "--json")
+    assert result.exit_code == 0, result.output
+    after = {r["uid"] for r in json.loads(result.stdout)}
+    assert after and not after & {4, 6, 9}
+    # the model strategy applies the same filters
+    result = run(cli_env, "recommend", "--user", str(ME), "-k", "50", "--model-dir",
+                 str(world), "--exclude", str(exclude), "--strategy", "model", "--json")
+    got = {r["uid"] for r in json.loads(result.stdout)}
+    assert got and not got & {4, 6, 9, ME, 2, 3}
+
+
+def test_bad_exclude_file_reports_the_line(world, cli_env, tmp_path):
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("4\nfour\n")
+    result = run(cli_env, "recommend", "--user", str(ME), "--model-dir", str(world),
+                 "--exclude", str(exclude))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {exclude}, line 2: not an integer uid: 'four'"
+
+
+def test_strategy_model_scores_every_unfollowed_account(world, cli_env):
+    result = run(cli_env, "recommend", "--user", str(ME), "-k", "100", "--model-dir",
+                 str(world), "--strategy", "model", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    scorer = NumpyScorer.load(world)
+    expected = [u for u in USERS if u not in (ME, 2, 3)]
+    assert sorted(r["uid"] for r in rows) == expected
+    scores = scorer.score_user(int(scorer.index_of(ME)[0]), scorer.index_of(expected))
+    best = expected[int(np.argmax(scores))]
+    assert rows[0]["uid"] == best and rows[0]["pools"] == ["model"]
+
+
+def test_batch_csv(world, cli_env, tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text("1\n7\n11\n")
+    out = tmp_path / "recs.csv"
+    result = run(cli_env, "recommend", "--users", str(users), "--out", str(out), "-k", "3",
+                 "--model-dir", str(world), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["users"] == 3 and summary["users_per_second"] > 0
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["user", "rank", "uid", "score", "pools"]
+    assert {r["user"] for r in rows} == {"1", "7", "11"}
+    assert summary["rows"] == len(rows)
+    assert [r["rank"] for r in rows if r["user"] == "11"] == ["1", "2", "3"]
+
+
+def test_batch_with_unknown_user_fails_after_writing_the_rest(world, cli_env, tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text("1\n999\n")
+    out = tmp_path / "recs.csv"
+    result = run(cli_env, "recommend", "--users", str(users), "--out", str(out),
+                 "--model-dir", str(world), "--silent")
+    assert result.exit_code == 1
+    assert "1 of 2 users are not in the graph: 999" in result.stderr
+    assert {r["user"] for r in csv.DictReader(out.open())} == {"1"}
+
+
+def test_usage_errors(world, cli_env):
+    assert run(cli_env, "recommend").exit_code == 2
+    assert run(cli_env, "recommend", "--users", "x.txt").exit_code == 2
+
+
+def test_eight_concurrent_callers(world, driver):
+    recommender = Recommender(driver, None, world)
+    expected = {u: [r.uid for r in recommender.recommend(u, 5)] for u in (1, 7, 8, 11)}
+    calls = [u for u in expected for _ in range(10)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda u: (u, [r.uid for r in recommender.recommend(u, 5)]), calls))
+    assert len(got) == len(calls)
+    assert all(uids == expected[u] for u, uids in got)
+
+
+def test_recommend_does_not_import_tensorflow(world, cli_env):
+    code = (
+        "import sys\nfrom graphrec.cli import cli\n"
+        f"try:\n    cli(['recommend', '--user', '{ME}', '--model-dir', {str(world)!r}, '--json'])\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'pandas', 'networkx') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    env = {**os.environ, **cli_env}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)  # it really recommended
+    assert "HEAVY []" in result.stderr
