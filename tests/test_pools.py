@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from graphrec import store
+from graphrec import loader, store
+from graphrec.io import Follows
 from graphrec.recommend import pools
 from graphrec.recommend.pools import PoolConfig, PopularCache, gather
 
@@ -46,14 +46,14 @@ test_query.__test__ = False  # a helper, not a test
 
 
 def load_follows(driver, edges, users=None) -> None:
-    """Put (uid, fid) follows into Neo4j with the loader's own named statements."""
-    users = sorted(set(users or []) | {u for e in edges for u in e})
-    store.write(driver, "merge_users", uids=users)
-    out = defaultdict(list)
-    for u, f in edges:
-        out[int(u)].append(int(f))
-    for batch in store.batched([[u, fs] for u, fs in out.items()], 1000):
-        store.write(driver, "merge_follows", rows=batch)
+    """Put (uid, fid) follows (and isolated ``users``) into Neo4j with the real loader."""
+    pairs = sorted(set(edges))
+    uid = np.array([u for u, _ in pairs], dtype=np.int64)
+    fid = np.array([f for _, f in pairs], dtype=np.int64)
+    follows = Follows(uid=uid, fid=fid, rows=len(pairs), self_loops=0, duplicates=0)
+    loader.load_follows(driver, follows, silent=True)
+    if users:
+        loader.load_users(driver, np.asarray(sorted(users), dtype=np.int64), silent=True)
 
 
 def set_embeddings(driver, rows, dims: int = 16) -> None:

@@ -12,21 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_pools import EDGES, ME, USERS, load_follows, random_model, set_embeddings, set_flags
+from test_pools import EDGES, ME, USERS, load_follows, random_model, set_flags
 
 from graphrec.cli import cli
+from graphrec.embed import write_embeddings
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend.service import Recommender
 
 
-def embed_with(driver, scorer: NumpyScorer, edges) -> None:
-    src = np.array([u for u, _ in edges])
-    dst = np.array([f for _, f in edges])
-    vectors = scorer.relation_embedding(scorer.index_of(src), scorer.index_of(dst))
-    set_embeddings(
-        driver, [[int(u), int(f), v.tolist()] for u, f, v in zip(src, dst, vectors, strict=True)],
-        dims=scorer.relation_dim,
-    )
+def embed_with(driver, scorer: NumpyScorer, edges=None) -> None:
+    """The model's relation embeddings on every FOLLOWS, and the vector index (graphrec.embed)."""
+    write_embeddings(driver, scorer, silent=True)
 
 
 @pytest.fixture

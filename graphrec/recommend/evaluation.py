@@ -1,16 +1,20 @@
-"""The whole pipeline (pools + ranking) under the leave-one-out protocol, per pool too.
+"""The whole pipeline (pools + ranking) under graphrec.evaluate's leave-one-out protocol.
 
-The held-out pairs are the model's own (MODEL_DIR/holdout.npz: one follow per user, never
-trained on). They are moved out of the graph (HELDOUT) for the whole run, so the pools, the
-vector index and the degree counts see exactly the training graph, and restored afterwards.
-Metrics: for each sampled user, the rank of the held-out account in the list each method
-returns (full ranking over what the method proposes; anything it does not propose is a miss):
-hr@10, ndcg@10, hr@50, ndcg@50, mrr; "pool_recall": how often the held-out account is in the
-merged candidate pool at all.
+The held-out pairs are the model's own (MODEL_DIR/holdout.npz: one follow per user that the
+model never trained on). They are moved out of the graph (to HELDOUT relationships) for the
+whole run, so the pools, the vector index and the degree counts see exactly the training
+graph, and restored afterwards (also at the start, should an earlier run have been killed).
+
+Every method is scored by ``graphrec.evaluate.ranking_metrics`` with the same split, users and
+code path as the model and the baselines: "pipeline" (pools + ranker), "pool_model" (the same
+merged pool ordered by NeuMF alone), and one entry per pool ("pool:friends_of_friends", ...,
+each in its own order). Accounts a method does not propose rank below everything it does.
+"pool_recall" is how often the held-out account is in the merged pool at all.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,36 +22,106 @@ from pathlib import Path
 import neo4j
 import numpy as np
 
+from graphrec import store
 from graphrec.errors import GraphrecError
 from graphrec.model.artifacts import require_model_dir
+from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
 from graphrec.recommend.fit import model_holdout
 from graphrec.recommend.holdout import held_out
 from graphrec.recommend.pools import POOLS, PoolConfig
 from graphrec.recommend.service import Recommender
 
-CUTOFFS = (10, 50)
-MODEL_ORDER = "pool_model"  # the merged pool ordered by the NeuMF score alone
+MODEL_ORDER = "pool_model"
+DEPTH = 50  # ranking_metrics asks for the top 50
 
 
-def metrics_from_ranks(ranks: np.ndarray) -> dict[str, float]:
-    """ranks: 0-based rank of the held-out account per user, -1 when it was not proposed."""
-    hit = ranks >= 0
-    out: dict[str, float] = {}
-    for k in CUTOFFS:
-        inside = hit & (ranks < k)
-        out[f"hr@{k}"] = float(inside.mean()) if len(ranks) else 0.0
-        gains = np.where(inside, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
-        out[f"ndcg@{k}"] = float(gains.mean()) if len(ranks) else 0.0
-    out["mrr"] = float(np.where(hit, 1.0 / (np.maximum(ranks, 0) + 1.0), 0.0).mean())
-    return {key: round(v, 4) for key, v in out.items()}
-
-
-def _rank_of(order: list[int], target: int) -> int:
+def graph_follows(driver: neo4j.Driver, database: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every FOLLOWS as (src, dst) uid arrays."""
     try:
-        return order.index(target)
-    except ValueError:
-        return -1
+        from graphrec.graph import fetch_follows
+    except ImportError:  # the model area's reader; this is the slower stand-in
+        rows = store.read(driver, "sample_followers", database, min_follows=1)
+        src = np.fromiter((r["uid"] for r in rows for _ in r["follows"]), np.int64)
+        dst = np.fromiter((f for r in rows for f in r["follows"]), np.int64)
+        return src, dst
+    return fetch_follows(driver, database)
+
+
+class _Outcomes:
+    """Runs the pipeline once per evaluated user and remembers every method's ordering."""
+
+    def __init__(self, recommender: Recommender, scorer: NumpyScorer, workers: int,
+                 silent: bool) -> None:
+        self.recommender, self.scorer = recommender, scorer
+        self.workers, self.silent = workers, silent
+        self.lists: dict[int, dict[str, list[int]]] = {}  # user index -> method -> item indices
+        self.scores: dict[int, dict[str, dict[int, float]]] = {}
+        self.in_pool: dict[int, set[int]] = {}
+        self._lock = threading.Lock()
+
+    def _one(self, user: int) -> None:
+        r, s = self.recommender, self.scorer
+        state = r.user(int(s.uids[user]))
+        pools = r.candidates(state, DEPTH)
+        cands = list(pools.candidates.values())
+        idx = s.index_of([c.uid for c in cands]) if cands else np.zeros(0, np.int64)
+        pos = {c.uid: int(i) for c, i in zip(cands, idx, strict=True) if i >= 0}
+        lists: dict[str, list[int]] = {}
+        scores: dict[str, dict[int, float]] = {}
+        ordered, ranked = r.rank_candidates(state, pools)
+        lists["pipeline"] = [pos[c.uid] for c in ordered if c.uid in pos]
+        scores["pipeline"] = {pos[c.uid]: float(v) for c, v in zip(ordered, ranked, strict=True)
+                              if c.uid in pos}
+        logits, known = r._logits(state.uid, (c.uid for c in cands))
+        model = {pos[c.uid]: float(v) for c, v, k in zip(cands, logits, known, strict=True)
+                 if k and c.uid in pos}
+        lists[MODEL_ORDER] = sorted(model, key=lambda i: -model[i])
+        scores[MODEL_ORDER] = model
+        for pool in POOLS:
+            mine = sorted((c for c in cands if pool in c.pools and c.uid in pos),
+                          key=lambda c, p=pool: c.evidence[p]["position"])
+            lists[f"pool:{pool}"] = [pos[c.uid] for c in mine]
+            scores[f"pool:{pool}"] = {pos[c.uid]: -float(j) for j, c in enumerate(mine)}
+        with self._lock:
+            self.lists[user], self.scores[user] = lists, scores
+            self.in_pool[user] = set(pos.values())
+
+    def ensure(self, users: np.ndarray) -> None:
+        todo = sorted({int(u) for u in users} - set(self.lists))
+        if not todo:
+            return
+        with (
+            Progress("evaluate pipeline", total=len(todo), unit="users",
+                     silent=self.silent) as bar,
+            ThreadPoolExecutor(max_workers=self.workers) as pool,
+        ):
+            for _ in pool.map(self._one, todo):
+                bar.update(1)
+
+
+class PipelineMethod:
+    """One method's view of the outcomes, as a graphrec.evaluate Recommender."""
+
+    def __init__(self, name: str, outcomes: _Outcomes) -> None:
+        self.name = name
+        self.outcomes = outcomes
+
+    def top_k(self, users: np.ndarray, k: int) -> np.ndarray:
+        self.outcomes.ensure(users)
+        out = np.full((len(users), k), -1, dtype=np.int64)
+        for row, u in enumerate(users):
+            items = self.outcomes.lists[int(u)][self.name][:k]
+            out[row, : len(items)] = items
+        return out
+
+    def score_items(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        self.outcomes.ensure(users)
+        out = np.full(items.shape, -np.inf)
+        for row, u in enumerate(users):
+            known = self.outcomes.scores[int(u)][self.name]
+            out[row] = [known.get(int(i), -np.inf) for i in items[row]]
+        return out
 
 
 def evaluate_pipeline(
@@ -60,58 +134,32 @@ def evaluate_pipeline(
     workers: int = 2,
     silent: bool = True,
 ) -> dict:
-    """{"pipeline": {...}, "pool:similar_relations": {...}, ..., "pool_recall": float, ...}."""
+    """{"pipeline": {...}, "pool_model": {...}, "pool:<name>": {...}, "pool_recall": float}."""
+    from graphrec.evaluate import ranking_metrics, split_from_holdout
+
     model_dir = require_model_dir(model_dir)
+    scorer = NumpyScorer.load(model_dir)
     pairs = model_holdout(model_dir)
     if len(pairs) == 0:
         raise GraphrecError(
             f"{model_dir} has no held-out follows; train with a hold-out (the default) first"
         )
-    rng = np.random.default_rng(seed)
-    chosen = pairs[rng.permutation(len(pairs))[: min(n_users, len(pairs))]]
-    k = max(CUTOFFS)
     start = time.perf_counter()
-    names = ["pipeline", MODEL_ORDER, *(f"pool:{p}" for p in POOLS)]
-    ranks = {name: np.full(len(chosen), -1, dtype=np.int64) for name in names}
-    in_pool = np.zeros(len(chosen), dtype=bool)
-    sizes = np.zeros(len(chosen), dtype=np.int64)
     with held_out(driver, map(tuple, pairs.tolist()), database) as moved:
+        src, dst = graph_follows(driver, database)  # the training graph: held-out pairs absent
+        split = split_from_holdout(scorer.uids, src, dst, pairs[:, 0], pairs[:, 1])
         recommender = Recommender(driver, database, model_dir, config)
-
-        def one(i: int) -> int:
-            uid, target = int(chosen[i, 0]), int(chosen[i, 1])
-            user = recommender.user(uid)
-            pools = recommender.candidates(user, k)
-            cands = list(pools.candidates.values())
-            sizes[i] = len(cands)
-            in_pool[i] = any(c.uid == target for c in cands)
-            ordered, _ = recommender.rank_candidates(user, pools)
-            ranks["pipeline"][i] = _rank_of([c.uid for c in ordered[:k]], target)
-            logits, known = recommender._logits(uid, (c.uid for c in cands))
-            by_model = [cands[j].uid for j in np.argsort(-np.where(known, logits, -np.inf))]
-            ranks[MODEL_ORDER][i] = _rank_of(by_model[:k], target)
-            for pool in POOLS:
-                mine = [c for c in cands if pool in c.pools]
-                mine.sort(key=lambda c, p=pool: c.evidence[p]["position"])
-                ranks[f"pool:{pool}"][i] = _rank_of([c.uid for c in mine[:k]], target)
-            return i
-
-        with (
-            Progress("evaluate pipeline", total=len(chosen), unit="users", silent=silent) as bar,
-            ThreadPoolExecutor(max_workers=workers) as pool,
-        ):
-            for _ in pool.map(one, range(len(chosen))):
-                bar.update(1)
+        outcomes = _Outcomes(recommender, scorer, workers, silent)
+        names = ["pipeline", MODEL_ORDER, *(f"pool:{p}" for p in POOLS)]
+        result: dict = ranking_metrics(
+            [PipelineMethod(n, outcomes) for n in names], split, n_users=n_users, seed=seed
+        )
         ranker = recommender.ranker is not None
-    result: dict = {name: metrics_from_ranks(r) for name, r in ranks.items()}
-    result["pipeline"]["pool_recall"] = round(float(in_pool.mean()), 4)
-    result["pipeline"]["pool_size"] = round(float(sizes.mean()), 1)
-    result["pipeline"]["ranker"] = ranker
-    result["pool_recall"] = round(float(in_pool.mean()), 4)
-    result["_pipeline_run"] = {
-        "users": int(len(chosen)),
-        "held_out_moved": int(moved),
-        "seconds": round(time.perf_counter() - start, 2),
-        "seed": seed,
-    }
+    target = dict(zip(split.test_users.tolist(), split.test_items.tolist(), strict=True))
+    evaluated = list(outcomes.in_pool)
+    recall = float(np.mean([target[u] in outcomes.in_pool[u] for u in evaluated] or [0.0]))
+    result["pipeline"].update({"pool_recall": round(recall, 4), "ranker": ranker,
+                               "held_out_moved": int(moved),
+                               "total_seconds": round(time.perf_counter() - start, 2)})
+    result["pool_recall"] = round(recall, 4)
     return result

@@ -37,8 +37,10 @@ def model_holdout(model_dir: str | Path) -> np.ndarray:
     with np.load(path, allow_pickle=False) as data:
         if "pairs" in data.files:
             return np.asarray(data["pairs"], np.int64).reshape(-1, 2)
-        src = data["src"] if "src" in data.files else data[data.files[0]]
-        dst = data["dst"] if "dst" in data.files else data[data.files[1]]
+        files = data.files
+        src_key = next((k for k in ("src", "uid", "users", "src_uids") if k in files), files[0])
+        dst_key = next((k for k in ("dst", "fid", "items", "dst_uids") if k in files), files[1])
+        src, dst = data[src_key], data[dst_key]
         return np.stack([np.asarray(src, np.int64), np.asarray(dst, np.int64)], axis=1)
 
 

@@ -1,0 +1,126 @@
+"""Evaluation holds out for real, restores the graph, and the ranker is fitted and used."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_pools import EDGES, ME, USERS, load_follows, random_model
+from test_recommend import embed_with
+
+from graphrec import store
+from graphrec.cli import cli
+from graphrec.model.scorer import NumpyScorer
+from graphrec.recommend import holdout
+from graphrec.recommend.evaluation import evaluate_pipeline
+from graphrec.recommend.rank import RANKER, Ranker
+from graphrec.recommend.service import Recommender
+
+
+@pytest.fixture
+def world(graph, tmp_path):
+    load_follows(graph, EDGES, USERS)
+    model_dir = random_model(tmp_path / "model", USERS)
+    embed_with(graph, NumpyScorer.load(model_dir), EDGES)
+    return model_dir
+
+
+def _follows(driver, uid):
+    return sorted(store.read(driver, "user_follows", None, uid=uid)[0]["follows"])
+
+
+def _followers(driver):
+    return {r["uid"]: r["followers"] for r in store.read(driver, "pool_popular", None, limit=99)}
+
+
+def test_held_out_follows_are_invisible_then_restored(world, driver):
+    followers = _followers(driver)
+    with holdout.held_out(driver, [(1, 2), (7, 9)]) as moved:
+        assert moved == 2
+        assert _follows(driver, 1) == [3]
+        assert _followers(driver)[2] == followers[2] - 1
+        assert holdout.held_out_count(driver) == 2
+        # the vector index no longer returns the held-out relation: with 1->2 gone, 7 is only
+        # reachable through 7->3, and nobody reaches anyone through 2 from user 1
+        rows = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2, 3],
+                          index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
+        assert all(2 not in r["via"] for r in rows)
+        recs = Recommender(driver, None, world).recommend(ME, k=50)
+        assert 2 in {r.uid for r in recs}  # 2 is a candidate again (3 follows it)
+    assert _follows(driver, 1) == [2, 3]
+    assert _followers(driver) == followers
+    assert holdout.held_out_count(driver) == 0
+    # embeddings came back with the relationships: pool 1 sees 1->2 again
+    rows = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2],
+                      index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
+    assert any(2 in r["via"] for r in rows)
+
+
+def test_leftovers_of_an_interrupted_run_are_restored(world, driver):
+    store.write(driver, "hold_out_follows", None, rows=[[1, 2]])  # as if killed mid-run
+    assert _follows(driver, 1) == [3]
+    with holdout.held_out(driver, [(8, 10)]):
+        assert _follows(driver, 1) == [2, 3]
+        assert _follows(driver, 8) == [3, 9]
+    assert _follows(driver, 8) == [3, 9, 10]
+    assert holdout.restore(driver) == 0
+
+
+def test_evaluate_pipeline_holds_out_for_real(world, driver):
+    # user 1's held-out 2 is reachable (3 follows 2) only if 1->2 is really gone; user 8's
+    # held-out 10 has no other follower, so nothing can find it
+    np.savez(world / "holdout.npz", users=np.array([1, 8]), items=np.array([2, 10]))
+    result = evaluate_pipeline(driver, None, world, n_users=10, seed=0)
+    assert result["pipeline"]["users"] == 2
+    assert result["pipeline"]["hr@50"] == 0.5
+    assert result["pool_recall"] == 0.5
+    assert result["pool:friends_of_friends"]["hr@10"] == 0.5
+    assert result["pool:popular"]["hr@50"] <= 0.5
+    assert {"pipeline", "pool_model", "pool:similar_relations", "pool:followers_of_followees"} \
+        <= set(result)
+    assert _follows(driver, 1) == [2, 3] and _follows(driver, 8) == [3, 9, 10]
+    assert holdout.held_out_count(driver) == 0
+
+
+def _all_follows(driver):
+    rows = store.read(driver, "sample_followers", None, min_follows=1)
+    return sorted((r["uid"], f) for r in rows for f in r["follows"])
+
+
+def community_edges(n: int = 160, groups: int = 4, per_user: int = 8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    size = n // groups
+    edges = set()
+    for u in range(n):
+        g = u // size
+        inside = rng.choice(np.arange(g * size, (g + 1) * size), per_user, replace=False)
+        edges.update((u, int(v)) for v in inside if v != u)
+        edges.add((u, int(rng.integers(n))))
+    return sorted((u + 100, v + 100) for u, v in edges if u != v)
+
+
+def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
+    edges = community_edges()
+    users = sorted({u for e in edges for u in e})
+    load_follows(graph, edges)
+    model_dir = random_model(tmp_path / "model", users, seed=3)
+    embed_with(graph, NumpyScorer.load(model_dir), edges)
+    before = _all_follows(graph)
+    result = CliRunner().invoke(
+        cli, ["fit-ranker", "--model-dir", str(model_dir), "--users", "60", "--json"],
+        env=cli_env, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["users"] == 60 and figures["positives"] >= 2
+    assert (model_dir / RANKER).exists()
+    ranker = Ranker.load(model_dir)
+    assert ranker is not None and ranker.model_version == NumpyScorer.load(model_dir).version
+    recommender = Recommender(graph, None, model_dir)
+    assert recommender.ranker is not None
+    recs = recommender.recommend(users[0], k=10)
+    assert len(recs) == 10 and all(0.0 <= r.score <= 1.0 for r in recs)
+    assert set(figures["coefficients"]) == set(ranker.to_dict()["features"])
+    assert _all_follows(graph) == before  # the hidden training follows are back
