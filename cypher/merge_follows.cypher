@@ -1,0 +1,10 @@
+// Idempotent follows: re-running a batch changes nothing. $fids holds the distinct followed
+// uids of this batch, looked up once; rows are [uid, [index into $fids, ...]].
+UNWIND $fids AS fid
+OPTIONAL MATCH (b:`User` {uid: fid})
+WITH collect([b]) AS targets
+UNWIND $rows AS row
+MATCH (a:`User` {uid: row[0]})
+UNWIND row[1] AS i
+WITH a, targets[i][0] AS b
+MERGE (a)-[:`FOLLOWS`]->(b)
