@@ -237,3 +237,14 @@ def test_expansion_round_reaches_further(tiny):
     result = gather(tiny, None, ME, [2], [2], 20, cfg, PopularCache(), use_vectors=False)
     assert "expansion" in result.ran
     assert any("expansion" in c.pools for c in result.candidates.values())
+
+
+def test_browser_guide_query_shows_the_paths(tiny):
+    text = store.query("browser_why")
+    assert text.splitlines()[0].startswith("// Neo4j Browser")
+    assert ":param user => 42" in text
+    rows = tiny.execute_query(text, user=ME, recommended=[4, 7]).records
+    by = {r["recommended"]["uid"]: r for r in rows}
+    assert by[4]["fof_paths"] == 2 and len(by[4]["friends_of_friends"]) == 2
+    assert by[7]["shared_count"] == 2 and len(by[7]["shared_followees"]) == 2
+    assert len(by[4]["my_follows"]) == 2

@@ -75,7 +75,8 @@ def test_evaluate_pipeline_holds_out_for_real(world, driver):
     result = evaluate_pipeline(driver, None, world, n_users=10, seed=0)
     assert result["pipeline"]["users"] == 2
     assert result["pipeline"]["hr@50"] == 0.5
-    assert result["pool_recall"] == 0.5
+    assert result["pipeline"]["pool_recall"] == 0.5
+    assert all(isinstance(figures, dict) for figures in result.values())
     assert result["pool:friends_of_friends"]["hr@10"] == 0.5
     assert result["pool:popular"]["hr@50"] <= 0.5
     assert {"pipeline", "pool_model", "pool:similar_relations", "pool:followers_of_followees"} \

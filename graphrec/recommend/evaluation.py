@@ -9,7 +9,8 @@ Every method is scored by ``graphrec.evaluate.ranking_metrics`` with the same sp
 code path as the model and the baselines: "pipeline" (pools + ranker), "pool_model" (the same
 merged pool ordered by NeuMF alone), and one entry per pool ("pool:friends_of_friends", ...,
 each in its own order). Accounts a method does not propose rank below everything it does.
-"pool_recall" is how often the held-out account is in the merged pool at all.
+result["pipeline"]["pool_recall"] is how often the held-out account is in the merged pool at
+all.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def evaluate_pipeline(
     workers: int = 2,
     silent: bool = True,
 ) -> dict:
-    """{"pipeline": {...}, "pool_model": {...}, "pool:<name>": {...}, "pool_recall": float}."""
+    """{"pipeline": {..., "pool_recall"}, "pool_model": {...}, "pool:<name>": {...}}: one
+    figures dict per method, like graphrec.evaluate.ranking_metrics, so callers can merge."""
     from graphrec.evaluate import ranking_metrics, split_from_holdout
 
     model_dir = require_model_dir(model_dir)
@@ -161,5 +163,4 @@ def evaluate_pipeline(
     result["pipeline"].update({"pool_recall": round(recall, 4), "ranker": ranker,
                                "held_out_moved": int(moved),
                                "total_seconds": round(time.perf_counter() - start, 2)})
-    result["pool_recall"] = round(recall, 4)
     return result

@@ -1,0 +1,97 @@
+"""Recommendation quality of the whole pipeline vs. every single method, per shared dataset.
+
+For each dataset (default: higgs-social-prefix, wiki-vote, slashdot0902) in the local bench
+server (GRAPHREC_SERVER_DIR / GRAPHREC_BOLT_PORT): load it (reset first when another dataset
+is loaded), train NeuMF with its default hold-out, write the embeddings, fit the ranker on
+training follows, then run `graphrec evaluate --pipeline` (same held-out users for NeuMF, the
+baselines, the pipeline and each pool). Reports HR@10 / NDCG@10 / HR@50, the pipeline's
+candidate-pool recall, and pipeline HR@10 / best single method's HR@10 (target >= 1.1).
+Results: bench/results/pipeline.json and a markdown table on stdout.
+
+    .venv/bin/python bench/pipeline.py [--datasets wiki-vote,slashdot0902] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import recommend as rb  # noqa: E402  (bench/recommend.py: shared helpers)
+
+DEFAULT = ("higgs-social-prefix", "wiki-vote", "slashdot0902")
+SINGLE = ("neumf", "popularity", "fof", "adamic_adar", "als", "pool_model",
+          "pool:similar_relations", "pool:friends_of_friends", "pool:followers_of_followees",
+          "pool:popular")
+
+
+def run_dataset(name: str, args: argparse.Namespace) -> dict:
+    started = time.perf_counter()
+    info = rb.ensure_loaded(name)
+    model_root = args.model_root
+    if args.retrain and (model_root / name).exists():
+        shutil.rmtree(model_root / name)
+    model_dir = rb.ensure_model(name, args.epochs, model_root, args.fit_users)
+    metrics = rb.cli("evaluate", "--pipeline", "--model-dir", str(model_dir), "--users",
+                     str(args.users), "--seed", str(args.seed), "--silent")
+    singles = {m: f for m, f in metrics.items() if m in SINGLE or m.startswith("pool:")}
+    best_name, best = max(((m, f.get("hr@10", 0.0)) for m, f in singles.items()),
+                          key=lambda t: t[1])
+    pipe = metrics["pipeline"]["hr@10"]
+    return {
+        "dataset": info,
+        "model_dir": str(model_dir),
+        "metrics": metrics,
+        "best_single": best_name,
+        "best_single_hr@10": best,
+        "pipeline_hr@10": pipe,
+        "ratio": round(pipe / best, 3) if best else None,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(DEFAULT))
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run")
+    parser.add_argument("--model-root", type=Path, default=rb.ROOT / "models" / "bench")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--fit-users", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
+    args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.users, args.fit_users = min(args.epochs, 2), 200, 200
+    rb.logging_quiet()
+    runs = {}
+    for name in args.datasets.split(","):
+        runs[name] = run_dataset(name.strip(), args)
+    path = rb.write_results("pipeline", {"quick": args.quick, "users": args.users,
+                                         "seed": args.seed, "runs": runs})
+    methods = ["pipeline", "pool_model", "neumf", "popularity", "fof", "adamic_adar", "als",
+               "pool:similar_relations", "pool:friends_of_friends",
+               "pool:followers_of_followees"]
+    for name, run in runs.items():
+        rows = []
+        for m in methods:
+            f = run["metrics"].get(m)
+            if f:
+                rows.append({"method": m, "hr@10": f.get("hr@10"), "ndcg@10": f.get("ndcg@10"),
+                             "hr@50": f.get("hr@50"),
+                             "pool_recall": f.get("pool_recall", "")})
+        print(f"\n## {name} ({run['dataset']['users']:,} users, "
+              f"{run['dataset']['follows']:,} follows){' — quick' if args.quick else ''}\n")
+        print(rb.markdown(rows, ["method", "hr@10", "ndcg@10", "hr@50", "pool_recall"]))
+        print(f"\npipeline HR@10 {run['pipeline_hr@10']:.4f} vs best single "
+              f"({run['best_single']}) {run['best_single_hr@10']:.4f}: "
+              f"ratio {run['ratio']} (target >= 1.1)")
+    print(f"\nresults: {path}")
+
+
+if __name__ == "__main__":
+    main()
