@@ -39,6 +39,7 @@ class NeuMFConfig:
     epochs: int = 20
     learning_rate: float = 0.002
     l2: float = 0.0
+    init_std: float = 0.01
     validation_fraction: float = 0.05
     patience: int = 2
     seed: int = 42

@@ -1,0 +1,59 @@
+"""Reading the follow graph out of Neo4j as numpy arrays (for training and embedding)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import neo4j
+import numpy as np
+
+from graphrec import store
+from graphrec.errors import GraphrecError
+from graphrec.progress import Progress
+
+PAGE_USERS = 20_000
+INT64_MIN = -(2**63)
+
+
+def fetch_follows(
+    driver: neo4j.Driver,
+    database: str | None = None,
+    page_users: int = PAGE_USERS,
+    silent: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every FOLLOWS as (src uids, dst uids), int64, read in pages of users by uid."""
+    src_parts: list[np.ndarray] = []
+    dst_parts: list[np.ndarray] = []
+    after = INT64_MIN
+    with Progress("reading follows", unit="follows", silent=silent) as progress:
+        while True:
+            records = store.read(
+                driver, "read_follows_page", database, after=after, limit=page_users
+            )
+            if not records:
+                break
+            for record in records:
+                fids = record["fids"]
+                if fids:
+                    src_parts.append(np.full(len(fids), record["uid"], np.int64))
+                    dst_parts.append(np.asarray(fids, np.int64))
+                    progress.update(len(fids))
+            after = max(r["uid"] for r in records)
+            if len(records) < page_users:
+                break
+    if not src_parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(src_parts), np.concatenate(dst_parts)
+
+
+def read_follows_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Follows from a follows.csv (``uid,fid[,rank]``) or edge list, validated by graphrec.io."""
+    from graphrec.io import read_follows
+
+    edges = read_follows(path)
+    return np.asarray(edges.uid, np.int64), np.asarray(edges.fid, np.int64)
+
+
+def require_follows(src: np.ndarray, where: str) -> None:
+    if src.size == 0:
+        raise GraphrecError(f"no follows in {where}; load some first (`graphrec load FILE`)")

@@ -1,0 +1,225 @@
+"""Training NeuMF (imports TensorFlow: call it lazily, from command bodies only).
+
+``train(src_uids, dst_uids, model_dir)`` maps ids to dense indices through one sorted ``uids``
+array, optionally holds out one follow per user (saved to holdout.npz and never shown to the
+model), splits off a validation set, and trains with fresh uniform negatives every epoch
+(never a known positive, held-out ones included). Batches are pre-cut in numpy and fed
+through ``tf.data`` to an XLA-compiled train step, which is what makes a 2-core CPU do
+more than a million examples a second.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from graphrec.evaluate import index_follows, leave_one_out_split  # noqa: E402
+from graphrec.model import artifacts  # noqa: E402
+from graphrec.model.artifacts import NeuMFConfig  # noqa: E402
+from graphrec.model.keras_model import build_neumf, export_weights  # noqa: E402
+from graphrec.model.sampling import known_pairs, training_examples  # noqa: E402
+from graphrec.progress import Progress  # noqa: E402
+
+
+def _batches(
+    users: np.ndarray, items: np.ndarray, labels: np.ndarray, batch_size: int
+) -> tuple[tf.data.Dataset, float]:
+    """Whole batches (padded with zero-weight rows) so every step has one static shape.
+
+    Keras divides each batch's weighted loss by the batch size, padding included; the
+    returned factor turns its mean back into the mean over real examples.
+    """
+    n = users.size
+    steps = max(1, -(-n // batch_size))
+    pad = steps * batch_size - n
+    weights = np.ones(n + pad, np.float32)
+    if pad:
+        weights[n:] = 0.0
+        fill = np.arange(pad) % max(n, 1)
+        users, items, labels = (np.concatenate([a, a[fill]]) for a in (users, items, labels))
+    shape = (steps, batch_size)
+    data = (
+        {
+            "user": users.astype(np.int32).reshape(shape),
+            "item": items.astype(np.int32).reshape(shape),
+        },
+        labels.astype(np.float32).reshape(shape + (1,)),
+        weights.reshape(shape),
+    )
+    factor = steps * batch_size / max(n, 1)
+    return tf.data.Dataset.from_tensor_slices(data).prefetch(2), factor
+
+
+def _effective_batch(config: NeuMFConfig, n_examples: int) -> int:
+    """The configured batch, or a smaller power of two for tiny graphs."""
+    size = config.batch_size
+    while size > 256 and size > n_examples:
+        size //= 2
+    return size
+
+
+def _save_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["loss"] for h in history], marker="o", label="train loss")
+    ax1.plot(epochs, [h["val_loss"] for h in history], marker="o", label="validation loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("binary cross-entropy")
+    ax1.legend()
+    ax2.plot(epochs, [h["examples_per_second"] for h in history], marker="o")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("examples / s")
+    fig.suptitle("NeuMF training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    src_uids: np.ndarray,
+    dst_uids: np.ndarray,
+    model_dir: str | Path,
+    config: NeuMFConfig | None = None,
+    holdout: bool = True,
+    silent: bool = False,
+) -> dict:
+    """Train NeuMF on the follows ``src_uids -> dst_uids`` and write the model directory.
+
+    Returns the training figures (examples, examples_per_second, epochs, seconds, ...), which
+    are also stored in meta.json.
+    """
+    config = config or NeuMFConfig()
+    started = time.perf_counter()
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+
+    uids, src, dst = index_follows(src_uids, dst_uids)
+    n_ids = len(uids)
+    if src.size == 0:
+        raise ValueError("no follows to train on")
+    known = known_pairs(src, dst, n_ids)  # every positive, held-out ones included
+
+    if holdout:
+        split = leave_one_out_split(src, dst, n_ids, seed=config.seed)
+        train_src, train_dst = split.train_src, split.train_dst
+        np.savez(
+            model_dir / artifacts.HOLDOUT,
+            users=uids[split.test_users],
+            items=uids[split.test_items],
+            seed=np.int64(config.seed),
+        )
+    else:
+        train_src, train_dst = src, dst
+        (model_dir / artifacts.HOLDOUT).unlink(missing_ok=True)
+
+    order = rng.permutation(train_src.size)
+    n_val = int(round(config.validation_fraction * train_src.size)) if train_src.size > 20 else 0
+    val_idx, fit_idx = order[:n_val], order[n_val:]
+    fit_users, fit_items = train_src[fit_idx], train_dst[fit_idx]
+    val_rng = np.random.default_rng(config.seed + 7)
+    val_data = training_examples(
+        train_src[val_idx], train_dst[val_idx], n_ids, known, config.negatives, val_rng
+    )
+
+    examples_per_epoch = fit_users.size * (1 + config.negatives)
+    batch_size = _effective_batch(config, examples_per_epoch)
+    model = build_neumf(n_ids, config)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss="binary_crossentropy",
+        jit_compile=True,
+    )
+    val_ds, val_factor = _batches(*val_data, batch_size) if n_val else (None, 1.0)
+
+    history: list[dict] = []
+    best_loss, best_weights, waited = np.inf, None, 0
+    total_examples, fit_seconds = 0, 0.0
+    with Progress("training", total=config.epochs, unit="epochs", silent=silent) as progress:
+        for epoch in range(1, config.epochs + 1):
+            users, items, labels = training_examples(
+                fit_users, fit_items, n_ids, known, config.negatives, rng
+            )
+            ds, factor = _batches(users, items, labels, batch_size)
+            t = time.perf_counter()
+            loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
+            seconds = time.perf_counter() - t
+            val_loss = (
+                val_factor * float(model.evaluate(val_ds, verbose=0))
+                if val_ds is not None
+                else loss
+            )
+            total_examples += users.size
+            fit_seconds += seconds
+            row = {
+                "epoch": epoch,
+                "loss": loss,
+                "val_loss": val_loss,
+                "seconds": round(seconds, 3),
+                "examples": int(users.size),
+                "examples_per_second": users.size / seconds,
+            }
+            history.append(row)
+            if not silent:
+                progress.stream.write(
+                    f"epoch {epoch}/{config.epochs}: loss {loss:.4f}, val_loss {val_loss:.4f}, "
+                    f"{users.size:,} examples in {seconds:.1f}s "
+                    f"({row['examples_per_second']:,.0f} examples/s)\n"
+                )
+            progress.update(1)
+            if val_loss < best_loss - 1e-4:
+                best_loss, best_weights, waited = val_loss, model.get_weights(), 0
+            else:
+                waited += 1
+                if waited >= config.patience:
+                    break
+    if best_weights is not None:
+        model.set_weights(best_weights)
+
+    steady = history[1:] or history  # the first epoch includes XLA compilation
+    steady_rate = sum(h["examples"] for h in steady) / sum(h["seconds"] for h in steady)
+    figures = {
+        "examples": int(total_examples),
+        "examples_per_second": round(steady_rate),
+        "examples_per_second_incl_compile": round(total_examples / fit_seconds),
+        "epochs": len(history),
+        "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1,
+        "seconds": round(time.perf_counter() - started, 3),
+        "fit_seconds": round(fit_seconds, 3),
+        "seconds_per_epoch": round(fit_seconds / len(history), 3),
+        "batch_size": batch_size,
+        "best_val_loss": float(best_loss),
+    }
+    meta = {
+        "version": uuid.uuid4().hex,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": config.to_dict(),
+        "n_ids": n_ids,
+        "n_follows": int(src.size),
+        "n_train_follows": int(fit_users.size),
+        "n_validation_follows": int(n_val),
+        "n_held_out": int(src.size - train_src.size),
+        "holdout": holdout,
+        "figures": figures,
+        "history": history,
+    }
+    np.savez(model_dir / artifacts.WEIGHTS, **export_weights(model, uids, config))
+    model.save(model_dir / artifacts.KERAS_MODEL)
+    _save_curves(history, model_dir / artifacts.CURVES)
+    artifacts.write_json(model_dir / artifacts.META, meta)  # last: marks the dir complete
+    return {**figures, "version": meta["version"], "model_dir": str(model_dir)}

@@ -1,0 +1,155 @@
+"""Evaluation: the Recommender contract, known-answer ranking metrics, NeuMF vs baselines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from graphrec import evaluate as ev
+from graphrec.cli import cli
+from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.scorer import NumpyScorer
+
+
+def two_cliques(size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Two groups in which everyone follows everyone else in the own group."""
+    src, dst = [], []
+    for group in range(2):
+        members = range(group * size, (group + 1) * size)
+        for u in members:
+            for f in members:
+                if u != f:
+                    src.append(u)
+                    dst.append(f)
+    return np.array(src), np.array(dst)
+
+
+def community_follows(
+    communities: int = 3, size: int = 20, follows: int = 8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user follows ``follows`` random members of its own community."""
+    rng = np.random.default_rng(seed)
+    src, dst = [], []
+    for c in range(communities):
+        members = 500 + c * size + np.arange(size)
+        for u in members:
+            picked = rng.choice(members[members != u], size=follows, replace=False)
+            src += [u] * follows
+            dst += picked.tolist()
+    return np.array(src, np.int64), np.array(dst, np.int64)
+
+
+@pytest.fixture
+def clique_split() -> ev.Split:
+    src, dst = two_cliques()
+    return ev.leave_one_out_split(src, dst, 16, seed=3)
+
+
+def test_friends_of_friends_ranks_the_held_out_clique_member_first(clique_split):
+    results = ev.ranking_metrics(
+        [ev.FriendsOfFriends(clique_split), ev.AdamicAdar(clique_split)],
+        clique_split, n_users=100, ks=(1, 5),
+    )
+    assert clique_split.test_users.size == 16
+    for name in ("fof", "adamic_adar"):
+        assert results[name]["users"] == 16
+        assert results[name]["hr@1"] == 1.0
+        assert results[name]["ndcg@1"] == 1.0
+        assert results[name]["ncf_hr@10"] == 1.0  # the only in-clique candidate wins
+
+
+def test_metrics_see_a_method_that_never_finds_the_answer(clique_split):
+    class Worst:
+        name = "worst"
+
+        def top_k(self, users, k):
+            return np.full((len(users), k), -1)
+
+        def score_items(self, users, items):
+            return -(items == clique_split.test_items[np.searchsorted(
+                clique_split.test_users, users)][:, None]).astype(float)
+
+    order = np.argsort(clique_split.test_users)
+    split = ev.Split(16, clique_split.train_src, clique_split.train_dst,
+                     clique_split.test_users[order], clique_split.test_items[order])
+    results = ev.ranking_metrics([Worst()], split, n_users=100)
+    assert results["worst"]["hr@10"] == 0.0
+    assert results["worst"]["ncf_hr@10"] == 0.0
+
+
+@pytest.mark.parametrize("make", [ev.Popularity, ev.FriendsOfFriends, ev.AdamicAdar,
+                                  ev.ImplicitALS])
+def test_top_k_contract(make, clique_split):
+    rec = make(clique_split)
+    assert isinstance(rec, ev.Recommender)
+    users = np.arange(16)
+    top = rec.top_k(users, 12)
+    assert top.shape == (16, 12)
+    train = clique_split.train_matrix
+    for u, row in zip(users, top, strict=True):
+        real = row[row >= 0]
+        assert u not in real
+        assert not set(real) & set(train[u].indices)
+        assert len(set(real)) == real.size
+        assert real.size == 16 - 1 - train[u].nnz  # every other account, then -1 padding
+        assert (row[real.size:] == -1).all()
+    scores = rec.score_items(users, np.tile(np.arange(16), (16, 1)))
+    assert scores.shape == (16, 16)
+
+
+def test_neumf_beats_popularity_on_communities(tmp_path):
+    from graphrec.model.train import train
+
+    src, dst = community_follows(communities=4, size=25, follows=10, seed=1)
+    train(src, dst, tmp_path, NeuMFConfig(epochs=10, batch_size=512, learning_rate=0.02),
+          silent=True)
+    scorer = NumpyScorer.load(tmp_path)
+    with np.load(tmp_path / "holdout.npz") as held:
+        split = ev.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
+    assert split.test_users.size == 100
+    results = ev.evaluate_model(scorer, split, n_users=100)
+    assert set(results) >= {"neumf", "popularity", "fof", "adamic_adar"}
+    neumf, pop = results["neumf"], results["popularity"]
+    # 15 unfollowed peers among 89 unfollowed accounts: knowing the community is worth a lot
+    assert neumf["hr@10"] > pop["hr@10"] + 0.3
+    assert neumf["ncf_hr@10"] > pop["ncf_hr@10"]
+    for key in ("precision", "recall", "f1", "accuracy"):
+        assert 0.0 <= neumf[key] <= 1.0
+    # the NeuMF full-ranking scores are the numpy scorer's logits
+    rec = ev.NeuMFRecommender(scorer, split)
+    users = split.test_users[:3]
+    dense = rec.scores(users)
+    np.testing.assert_allclose(
+        dense[1], scorer.logits(np.full(split.n_ids, users[1]), np.arange(split.n_ids)),
+        rtol=1e-4, atol=1e-4,
+    )
+
+
+def test_evaluate_cli_json_keys(tmp_path, cli_env):
+    from graphrec.model.train import train
+
+    src, dst = community_follows(seed=5)
+    csv = tmp_path / "follows.csv"
+    csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
+    model_dir = tmp_path / "m"
+    train(src, dst, model_dir, NeuMFConfig(epochs=1, batch_size=2048), silent=True)
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30",
+              "--json"],
+        env=cli_env, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) >= {"neumf", "popularity", "fof", "adamic_adar"}
+    for figures in data.values():
+        assert {"hr@10", "ndcg@10", "hr@50", "ncf_hr@10", "ncf_ndcg@10"} <= set(figures)
+        assert figures["users"] == 30
+    table = CliRunner().invoke(
+        cli, ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30"],
+        env=cli_env, catch_exceptions=False,
+    )
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].split()[:3] == ["method", "hr@10", "ndcg@10"]

@@ -1,0 +1,244 @@
+"""NeuMF: Keras model vs numpy scorer, negative sampling, hold-out, training end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from graphrec.cli import cli
+from graphrec.evaluate import index_follows, leave_one_out_split
+from graphrec.model import artifacts
+from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.sampling import is_known, known_pairs, sample_negatives, training_examples
+from graphrec.model.scorer import NumpyScorer
+
+TINY = NeuMFConfig(epochs=2, batch_size=2048, learning_rate=0.01)
+
+
+def community_follows(
+    communities: int = 3, size: int = 20, follows: int = 8, seed: int = 0, base: int = 1000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user follows ``follows`` random members of its own community (uids from base)."""
+    rng = np.random.default_rng(seed)
+    src, dst = [], []
+    for c in range(communities):
+        members = base + c * size + np.arange(size)
+        for u in members:
+            others = members[members != u]
+            for f in rng.choice(others, size=follows, replace=False):
+                src.append(u)
+                dst.append(f)
+    return np.array(src, np.int64), np.array(dst, np.int64)
+
+
+def load_into_neo4j(driver, src: np.ndarray, dst: np.ndarray) -> None:
+    """Put follows into Neo4j with the product's own loader."""
+    from graphrec.io import EdgeList, clean
+    from graphrec.loader import load_follows
+
+    load_follows(driver, clean(EdgeList(np.asarray(src), np.asarray(dst), "test")), silent=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small model trained from numpy (no Neo4j), shared by the tests below."""
+    from graphrec.model.train import train
+
+    src, dst = community_follows()
+    model_dir = tmp_path_factory.mktemp("model")
+    figures = train(src, dst, model_dir, TINY, silent=True)
+    return model_dir, figures, (src, dst)
+
+
+# --------------------------------------------------------------------------- numpy == keras
+
+
+def test_numpy_scorer_matches_keras_on_random_pairs():
+    import keras
+
+    from graphrec.model.keras_model import build_neumf, export_weights, relation_model
+
+    config = NeuMFConfig(init_std=0.5, seed=3)
+    n = 50
+    model = build_neumf(n, config)
+    uids = np.arange(n, dtype=np.int64) * 7 + 3
+    scorer = NumpyScorer(export_weights(model, uids, config))
+    rng = np.random.default_rng(1)
+    users = rng.integers(0, n, 300)
+    items = rng.integers(0, n, 300)
+    inputs = {"user": users.astype(np.int32), "item": items.astype(np.int32)}
+    keras_scores = np.asarray(model.predict(inputs, verbose=0)).ravel()
+    assert keras_scores.std() > 1e-3  # the check is not vacuous
+    np.testing.assert_allclose(scorer.score(users, items), keras_scores, rtol=1e-4, atol=1e-5)
+    relation = np.asarray(relation_model(model).predict(inputs, verbose=0))
+    assert relation.shape == (300, config.relation_dim)
+    np.testing.assert_allclose(
+        scorer.relation_embedding(users, items), relation, rtol=1e-4, atol=1e-5
+    )
+    assert isinstance(model.get_layer("relation"), keras.layers.Concatenate)
+
+
+def test_trained_artifacts_agree(trained):
+    import keras
+
+    model_dir, figures, _ = trained
+    for name in (artifacts.WEIGHTS, artifacts.META, artifacts.KERAS_MODEL, artifacts.HOLDOUT,
+                 artifacts.CURVES):
+        assert (model_dir / name).exists(), name
+    scorer = NumpyScorer.load(model_dir)
+    model = keras.models.load_model(model_dir / artifacts.KERAS_MODEL)
+    rng = np.random.default_rng(2)
+    users, items = rng.integers(0, len(scorer.uids), (2, 200))
+    expected = np.asarray(
+        model.predict({"user": users.astype(np.int32), "item": items.astype(np.int32)}, verbose=0)
+    ).ravel()
+    np.testing.assert_allclose(scorer.score(users, items), expected, rtol=1e-4, atol=1e-5)
+    with np.load(model_dir / artifacts.WEIGHTS) as w:
+        expected_keys = {"uids", "gmf_user", "gmf_item", "mlp_user", "mlp_item",
+                         "out_kernel", "out_bias"}
+        expected_keys |= {f"mlp_{p}_{i}" for p in ("kernel", "bias") for i in range(4)}
+        assert set(w.files) == expected_keys
+        assert w["out_kernel"].shape == (16, 1)
+    meta = json.loads((model_dir / artifacts.META).read_text())
+    assert meta["version"] == figures["version"]
+    assert meta["n_ids"] == len(scorer.uids)
+    for key in ("examples", "examples_per_second", "epochs", "seconds"):
+        assert figures[key] > 0
+
+
+def test_scoring_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "import graphrec.model.scorer, graphrec.evaluate, graphrec.embed, graphrec.graph\n"
+        "import graphrec.cli, graphrec.cli.model\n"
+        "from click.testing import CliRunner\n"
+        "CliRunner().invoke(graphrec.cli.cli, ['--help'])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- sampling, hold-out
+
+
+def test_negatives_are_never_known_follows_or_self():
+    rng = np.random.default_rng(0)
+    n = 30
+    src = rng.integers(2, n, 400)  # users 0 and 1 get their follows below
+    dst = rng.integers(0, n, 400)
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    # user 0 follows everyone but 5; user 1 follows everyone
+    src = np.r_[src, np.zeros(n - 2, np.int64), np.ones(n - 1, np.int64)]
+    dst = np.r_[dst, [i for i in range(1, n) if i != 5], [i for i in range(n) if i != 1]]
+    keys = known_pairs(src, dst, n)
+    users = np.r_[rng.integers(0, n, 5000), np.zeros(20, np.int64), np.ones(3, np.int64)]
+    items = sample_negatives(users, n, keys, rng)
+    ok = items >= 0
+    assert not is_known(users[ok], items[ok], keys, n).any()
+    assert not (items[ok] == users[ok]).any()
+    assert (items[users == 0] == 5).all()
+    assert (items[users == 1] == -1).all()
+    assert ok.sum() == (users != 1).sum()
+
+
+def test_training_examples_have_fresh_labelled_negatives():
+    src, dst = community_follows(communities=2, size=10, follows=4)
+    uids, s, d = index_follows(src, dst)
+    keys = known_pairs(s, d, len(uids))
+    rng = np.random.default_rng(0)
+    u1, i1, y1 = training_examples(s, d, len(uids), keys, 4, rng)
+    u2, i2, _ = training_examples(s, d, len(uids), keys, 4, rng)
+    assert u1.size == s.size * 5 and y1.sum() == s.size
+    assert is_known(u1[y1 == 1], i1[y1 == 1], keys, len(uids)).all()
+    assert not is_known(u1[y1 == 0], i1[y1 == 0], keys, len(uids)).any()
+    assert not np.array_equal(np.sort(u1 * 1000 + i1), np.sort(u2 * 1000 + i2))
+
+
+def test_leave_one_out_split_holds_out_one_follow_per_active_user():
+    src = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    dst = np.array([1, 2, 3, 0, 2, 0, 1, 3, 4])
+    split = leave_one_out_split(src, dst, 5, seed=7)
+    assert sorted(split.test_users.tolist()) == [0, 2]  # user 1 has only 2 follows
+    train = set(zip(split.train_src.tolist(), split.train_dst.tolist(), strict=True))
+    held = set(zip(split.test_users.tolist(), split.test_items.tolist(), strict=True))
+    assert not train & held
+    assert train | held == set(zip(src.tolist(), dst.tolist(), strict=True))
+    again = leave_one_out_split(src, dst, 5, seed=7)
+    assert np.array_equal(again.test_items, split.test_items)
+
+
+def test_training_never_sees_held_out_follows(tmp_path, monkeypatch):
+    from graphrec.model import train as train_module
+
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    original = train_module.training_examples
+
+    def recording(users, items, *args, **kwargs):
+        out = original(users, items, *args, **kwargs)
+        seen.append((out[0][out[2] == 1], out[1][out[2] == 1]))
+        return out
+
+    monkeypatch.setattr(train_module, "training_examples", recording)
+    src, dst = community_follows(communities=2, size=12, follows=5)
+    train_module.train(src, dst, tmp_path, NeuMFConfig(epochs=1, batch_size=1024), silent=True)
+    scorer = NumpyScorer.load(tmp_path)
+    with np.load(tmp_path / artifacts.HOLDOUT) as held:
+        hu, hi = scorer.index_of(held["users"]), scorer.index_of(held["items"])
+    assert hu.size == 24  # every user has 5 follows -> one held out each
+    held_keys = set((hu * 10_000 + hi).tolist())
+    assert len(seen) == 2  # validation set + one epoch
+    for users, items in seen:
+        assert not held_keys & set((users * 10_000 + items).tolist())
+
+
+# --------------------------------------------------------------------------- CLI end to end
+
+
+def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
+    src, dst = community_follows()
+    load_into_neo4j(graph, src, dst)
+    model_dir = tmp_path / "m"
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--epochs", "2", "--batch-size", "2048", "--model-dir", str(model_dir),
+         "--eval-users", "50", "--json"],
+        env=cli_env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in ("examples", "examples_per_second", "epochs", "seconds"):
+        assert data[key] > 0
+    assert 1 <= data["epochs"] <= 2
+    assert set(data["metrics"]) >= {"neumf", "popularity", "fof", "adamic_adar"}
+    meta = json.loads((model_dir / artifacts.META).read_text())
+    assert meta["n_follows"] == src.size
+    assert (model_dir / artifacts.METRICS).exists()
+
+
+def test_train_on_empty_graph_fails(graph, cli_env, tmp_path):
+    result = CliRunner().invoke(
+        cli, ["train", "--model-dir", str(tmp_path / "m")], env=cli_env, catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert "Error: no follows in the graph" in result.output
+
+
+def test_evaluate_without_model_fails(cli_env, tmp_path):
+    csv = tmp_path / "follows.csv"
+    csv.write_text("uid,fid\n1,2\n2,3\n")
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--model-dir", str(tmp_path / "none"), "--from-csv", str(csv)],
+        env=cli_env,
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no trained model in ")
