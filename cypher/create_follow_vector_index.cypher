@@ -1,0 +1,4 @@
+// The relationship vector index over FOLLOWS.embedding (cosine); a no-op if it exists.
+CREATE VECTOR INDEX $name IF NOT EXISTS
+FOR ()-[r:`FOLLOWS`]-() ON (r.embedding)
+OPTIONS {indexConfig: {`vector.dimensions`: $dims, `vector.similarity_function`: 'cosine'}}

@@ -1,0 +1,159 @@
+"""Relation embeddings on FOLLOWS: computed with the numpy scorer, written back to Neo4j.
+
+``write_embeddings`` sets ``r.embedding`` (relation_dim floats) on every FOLLOWS whose two
+endpoints the model knows, keyed by (uid, fid), in one transaction per batch; follows the
+model cannot embed lose any old vector. It then makes sure the cosine vector index
+``follow_embedding`` exists with the right dimensions and is ONLINE, and records the model
+version on ``(:GraphrecMeta {key: 'model'})`` so ``embedding_status`` can tell a stale
+index from a fresh one.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import neo4j
+import numpy as np
+
+from graphrec import store
+from graphrec.graph import fetch_follows
+from graphrec.model.scorer import NumpyScorer
+from graphrec.progress import Progress
+
+META_KEY = "model"
+DEFAULT_BATCH = 10_000
+
+
+def _index_dims(driver: neo4j.Driver, database: str | None) -> int | None:
+    records = store.read(driver, "show_index_options", database, name=store.VECTOR_INDEX)
+    if not records:
+        return None
+    config = (records[0]["options"] or {}).get("indexConfig", {})
+    dims = config.get("vector.dimensions")
+    return int(dims) if dims is not None else None
+
+
+def ensure_vector_index(driver: neo4j.Driver, dims: int, database: str | None = None) -> None:
+    """Create ``follow_embedding`` (cosine, ``dims``) unless it exists with those dims."""
+    existing = _index_dims(driver, database)
+    if existing is not None and existing != dims:
+        store.write(driver, "drop_index", database, name=store.VECTOR_INDEX)
+    store.write(driver, "create_follow_vector_index", database, name=store.VECTOR_INDEX, dims=dims)
+    store.wait_for_indexes(driver, database)
+
+
+def _set_meta(
+    driver: neo4j.Driver, database: str | None, scorer: NumpyScorer, state: str,
+    count: int, skipped: int,
+) -> None:
+    store.write(
+        driver,
+        "merge_model_meta",
+        database,
+        key=META_KEY,
+        version=scorer.version,
+        dims=scorer.relation_dim,
+        state=state,
+        written_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        count=count,
+        skipped=skipped,
+    )
+
+
+def write_embeddings(
+    driver: neo4j.Driver,
+    scorer: NumpyScorer,
+    database: str | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    silent: bool = False,
+) -> dict:
+    """Write the relation embedding of every FOLLOWS; returns counts, timings and rate."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    started = time.perf_counter()
+    src, dst = fetch_follows(driver, database, silent=silent)
+    users, items = scorer.index_of(src), scorer.index_of(dst)
+    known = (users >= 0) & (items >= 0)
+    skipped = int((~known).sum())
+    _set_meta(driver, database, scorer, "writing", 0, skipped)
+
+    k_src, k_dst, k_users, k_items = src[known], dst[known], users[known], items[known]
+    written = 0
+    write_started = time.perf_counter()
+    with Progress("writing embeddings", total=int(k_src.size), unit="rels", silent=silent) as p:
+        for start in range(0, k_src.size, batch_size):
+            sl = slice(start, start + batch_size)
+            vectors = scorer.relation_embedding(k_users[sl], k_items[sl]).astype(np.float64)
+            rows = list(zip(k_src[sl].tolist(), k_dst[sl].tolist(), vectors.tolist(), strict=True))
+            store.write(driver, "set_follow_embeddings", database, rows=rows)
+            written += len(rows)
+            p.update(len(rows))
+    write_seconds = time.perf_counter() - write_started
+
+    if skipped:
+        unknown = list(zip(src[~known].tolist(), dst[~known].tolist(), strict=True))
+        for batch in store.batched(unknown, batch_size):
+            store.write(driver, "remove_follow_embeddings", database, rows=batch)
+
+    index_started = time.perf_counter()
+    ensure_vector_index(driver, scorer.relation_dim, database)
+    index_seconds = time.perf_counter() - index_started
+    _set_meta(driver, database, scorer, "complete", written, skipped)
+    return {
+        "written": written,
+        "skipped": skipped,
+        "dims": scorer.relation_dim,
+        "model_version": scorer.version,
+        "index": store.VECTOR_INDEX,
+        "write_seconds": round(write_seconds, 3),
+        "relationships_per_second": round(written / write_seconds) if write_seconds > 0 else 0,
+        "index_seconds": round(index_seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def read_embeddings(
+    driver: neo4j.Driver, src: np.ndarray, dst: np.ndarray, database: str | None = None
+) -> np.ndarray:
+    """The stored embeddings of the follows (src[j], dst[j]); NaN rows where there is none."""
+    rows = list(zip(np.asarray(src).tolist(), np.asarray(dst).tolist(), strict=True))
+    found = {
+        (r["uid"], r["fid"]): r["embedding"]
+        for r in store.read(driver, "read_follow_embeddings", database, rows=rows)
+    }
+    vectors = [found.get(pair) for pair in rows]
+    dims = max((len(v) for v in vectors if v is not None), default=0)
+    out = np.full((len(rows), dims), np.nan, np.float32)
+    for j, v in enumerate(vectors):
+        if v is not None:
+            out[j] = v
+    return out
+
+
+def embedding_status(
+    driver: neo4j.Driver, scorer: NumpyScorer, database: str | None = None
+) -> dict:
+    """Whether the FOLLOWS embeddings in the graph come from ``scorer``'s model.
+
+    ``status`` is "fresh" (same model version, write completed), "stale" (another model, or
+    an interrupted write) or "missing" (embed never ran). ``without_embedding`` counts
+    follows that have no vector: added after the last embed, or unknown to the model.
+    """
+    records = store.read(driver, "read_model_meta", database, key=META_KEY)
+    missing = store.read(driver, "count_follows_without_embedding", database)[0]["missing"]
+    if not records:
+        status, meta = "missing", {}
+    else:
+        meta = dict(records[0])
+        same = meta.get("version") == scorer.version and meta.get("dims") == scorer.relation_dim
+        status = "fresh" if same and meta.get("state") == "complete" else "stale"
+    return {
+        "status": status,
+        "model_version": scorer.version,
+        "graph_version": meta.get("version"),
+        "written_at": meta.get("written_at"),
+        "count": meta.get("count"),
+        "without_embedding": int(missing),
+        "index_dims": _index_dims(driver, database),
+    }

@@ -1,0 +1,129 @@
+"""Relation embeddings on FOLLOWS: one vector per follow, the index, re-runs and staleness."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from graphrec import store
+from graphrec.cli import cli
+from graphrec.embed import embedding_status, read_embeddings, write_embeddings
+from graphrec.graph import fetch_follows
+from graphrec.io import EdgeList, clean
+from graphrec.loader import load_follows
+from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.scorer import NumpyScorer
+
+CONFIG = NeuMFConfig(epochs=1, batch_size=1024)
+
+
+def ring_follows(n: int = 40, out: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """User i follows the next ``out`` users around a ring (uids 10..10+n-1)."""
+    src = np.repeat(np.arange(n), out)
+    dst = (src + np.tile(np.arange(1, out + 1), n)) % n
+    return src + 10, dst + 10
+
+
+def load(driver, src, dst) -> None:
+    load_follows(driver, clean(EdgeList(np.asarray(src), np.asarray(dst), "test")), silent=True)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Two different models of the same ring graph (two training runs)."""
+    from graphrec.model.train import train
+
+    src, dst = ring_follows()
+    dirs = []
+    for seed in (1, 2):
+        path = tmp_path_factory.mktemp(f"model{seed}")
+        train(src, dst, path, NeuMFConfig(epochs=1, batch_size=1024, seed=seed), silent=True)
+        dirs.append(path)
+    return dirs
+
+
+def _vector_index(driver) -> dict:
+    records = store.read(driver, "show_index_options", name=store.VECTOR_INDEX)
+    assert len(records) == 1
+    return dict(records[0])
+
+
+def test_fetch_follows_reads_every_follow(graph):
+    src, dst = ring_follows(n=25, out=3)
+    load(graph, src, dst)
+    got_src, got_dst = fetch_follows(graph, page_users=7)  # several pages
+    assert sorted(zip(got_src.tolist(), got_dst.tolist(), strict=True)) == sorted(
+        zip(src.tolist(), dst.tolist(), strict=True)
+    )
+
+
+def test_embed_writes_one_vector_per_follow_and_an_online_index(graph, models):
+    src, dst = ring_follows()
+    load(graph, src, dst)
+    scorer = NumpyScorer.load(models[0])
+    assert embedding_status(graph, scorer)["status"] == "missing"
+    result = write_embeddings(graph, scorer, batch_size=37, silent=True)
+    assert result["written"] == src.size and result["skipped"] == 0
+    assert result["relationships_per_second"] > 0
+    stored = read_embeddings(graph, src, dst)
+    assert stored.shape == (src.size, 16)
+    expected = scorer.relation_embedding(scorer.index_of(src), scorer.index_of(dst))
+    np.testing.assert_allclose(stored, expected, rtol=1e-5, atol=1e-6)
+    index = _vector_index(graph)
+    assert index["state"] == "ONLINE" and index["entityType"] == "RELATIONSHIP"
+    assert index["options"]["indexConfig"]["vector.dimensions"] == 16
+    assert index["options"]["indexConfig"]["vector.similarity_function"].lower() == "cosine"
+    status = embedding_status(graph, scorer)
+    assert status["status"] == "fresh" and status["without_embedding"] == 0
+
+
+def test_rerun_after_retrain_replaces_every_embedding(graph, models):
+    src, dst = ring_follows()
+    load(graph, src, dst)
+    first, second = (NumpyScorer.load(m) for m in models)
+    assert first.version != second.version
+    write_embeddings(graph, first, silent=True)
+    before = read_embeddings(graph, src, dst)
+    assert embedding_status(graph, second)["status"] == "stale"  # retrained model, old vectors
+    write_embeddings(graph, second, silent=True)
+    after = read_embeddings(graph, src, dst)
+    expected = second.relation_embedding(second.index_of(src), second.index_of(dst))
+    np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(before, after)
+    assert embedding_status(graph, second)["status"] == "fresh"
+    assert embedding_status(graph, first)["status"] == "stale"
+
+
+def test_new_follows_get_embedded_and_unknown_users_are_skipped(graph, models):
+    src, dst = ring_follows()
+    load(graph, src, dst)
+    scorer = NumpyScorer.load(models[0])
+    write_embeddings(graph, scorer, silent=True)
+    # a follow between known users that the graph did not have, and one from a new user
+    load(graph, np.array([10, 999]), np.array([30, 10]))
+    assert embedding_status(graph, scorer)["without_embedding"] == 2
+    result = write_embeddings(graph, scorer, silent=True)
+    assert result["written"] == src.size + 1 and result["skipped"] == 1
+    stored = read_embeddings(graph, np.array([10, 999]), np.array([30, 10]))
+    assert not np.isnan(stored[0]).any() and np.isnan(stored[1]).all()
+    assert embedding_status(graph, scorer)["without_embedding"] == 1
+
+
+def test_embed_cli_json_and_status(graph, models, cli_env):
+    src, dst = ring_follows()
+    load(graph, src, dst)
+    runner = CliRunner()
+    args = ["embed", "--model-dir", str(models[1])]
+    result = runner.invoke(cli, [*args, "--json"], env=cli_env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["written"] == src.size and data["dims"] == 16
+    status = runner.invoke(cli, [*args, "--status", "--json"], env=cli_env,
+                           catch_exceptions=False)
+    assert json.loads(status.stdout)["status"] == "fresh"
+    missing = runner.invoke(cli, ["embed", "--model-dir", "/nonexistent/model"], env=cli_env)
+    assert missing.exit_code == 1
+    assert missing.output.startswith("Error: no trained model in /nonexistent/model")
