@@ -1,18 +1,21 @@
 // Pool 2, friends of friends: accounts followed by the accounts in $via (my followees, those
 // that pool 1 found shared first; or, in an expansion round, candidates found so far), at most
 // $max_out per account so dense nodes stay fast; not followed by me, not me, active.
-// paths = how many of the $via accounts follow the candidate.
+// paths = how many of the $via accounts follow the candidate; adamic_adar weights each path by
+// 1/log(degree) of the account in between (a hub's follows say less about me).
 MATCH (me:`User` {uid: $uid})
 UNWIND $via AS v
 MATCH (f:`User` {uid: v})
+WITH me, f, COUNT { (f)-[:`FOLLOWS`]-() } AS degree
 CALL (f) {
   MATCH (f)-[:`FOLLOWS`]->(c:`User`)
   RETURN c
   LIMIT $max_out
 }
-WITH me, c, count(*) AS paths, collect(f.uid) AS through
+WITH me, c, count(*) AS paths, collect(f.uid) AS through,
+     sum(CASE WHEN degree > 1 THEN 1.0 / log(degree) ELSE 0.0 END) AS adamic_adar
 WHERE c <> me AND NOT (me)-[:`FOLLOWS`]->(c) AND coalesce(c.active, true)
-RETURN c.uid AS uid, paths, through[..$evidence] AS via,
+RETURN c.uid AS uid, paths, adamic_adar, through[..$evidence] AS via,
        COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
-ORDER BY paths DESC, followers DESC, uid
+ORDER BY adamic_adar DESC, paths DESC, followers DESC, uid
 LIMIT $limit

@@ -13,6 +13,7 @@ excluded. Followers of followees: co-followers 7 (shares 2 and 3), 8 (shares 3),
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from pathlib import Path
 
@@ -120,6 +121,8 @@ def test_friends_of_friends_known_answer(tiny):
     assert by[4]["paths"] == 2 and sorted(by[4]["via"]) == [2, 3]
     assert by[5]["paths"] == 1 and by[5]["via"] == [2]
     assert by[4]["followers"] == 2
+    # 2 and 3 both have degree 6 (3 out, 3 in): Adamic-Adar weight 1/log(6) per path
+    assert by[4]["adamic_adar"] == pytest.approx(2 / math.log(6))
 
 
 def test_friends_of_friends_bounded_fan_out(tiny):

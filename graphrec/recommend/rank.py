@@ -25,6 +25,7 @@ FEATURES = (
     "sim_score",  # best cosine of those relations
     "sim_shared",  # log1p(my followees the candidate also follows, seen by pool 1)
     "fof_paths",  # log1p(my followees following the candidate)
+    "fof_adamic_adar",  # those paths weighted by 1/log(degree) of the account in between
     "cof_paths",  # log1p(co-follower weight of the candidate)
     "cofollow",  # log1p(accounts the candidate shares with me, as a co-follower)
     "expansion",  # log1p(paths found by an expansion round)
@@ -33,22 +34,34 @@ FEATURES = (
 )
 
 
+F = {name: i for i, name in enumerate(FEATURES)}
+
+
 def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> np.ndarray:
     """The (n, len(FEATURES)) float64 feature matrix of candidates."""
     x = np.zeros((len(cands), len(FEATURES)), dtype=np.float64)
     for i, c in enumerate(cands):
-        x[i, 2] = np.log1p(c.feature("similar_relations", "paths"))
-        x[i, 3] = c.feature("similar_relations", "similarity")
-        x[i, 4] = np.log1p(c.feature("similar_relations", "n_via"))
-        x[i, 5] = np.log1p(c.feature("friends_of_friends", "paths"))
-        x[i, 6] = np.log1p(c.feature("followers_of_followees", "paths"))
-        x[i, 7] = np.log1p(c.feature("followers_of_followees", "cofollow"))
-        x[i, 8] = np.log1p(c.feature("expansion", "paths"))
-        x[i, 9] = np.log1p(c.followers)
-        x[i, 10] = len([p for p in c.pools if p != "popular"])
-    x[:, 0] = np.where(known, logits, 0.0)
-    x[:, 1] = known.astype(np.float64)
+        x[i, F["sim_paths"]] = np.log1p(c.feature("similar_relations", "paths"))
+        x[i, F["sim_score"]] = c.feature("similar_relations", "similarity")
+        x[i, F["sim_shared"]] = np.log1p(c.feature("similar_relations", "n_via"))
+        x[i, F["fof_paths"]] = np.log1p(c.feature("friends_of_friends", "paths"))
+        x[i, F["fof_adamic_adar"]] = c.feature("friends_of_friends", "adamic_adar")
+        x[i, F["cof_paths"]] = np.log1p(c.feature("followers_of_followees", "paths"))
+        x[i, F["cofollow"]] = np.log1p(c.feature("followers_of_followees", "cofollow"))
+        x[i, F["expansion"]] = np.log1p(c.feature("expansion", "paths"))
+        x[i, F["popularity"]] = np.log1p(c.followers)
+        x[i, F["n_pools"]] = len([p for p in c.pools if p != "popular"])
+    x[:, F["model_logit"]] = np.where(known, logits, 0.0)
+    x[:, F["model_known"]] = known.astype(np.float64)
     return x
+
+
+def evidence_score(x: np.ndarray) -> np.ndarray:
+    """A model-free summary of the graph evidence (ties, and ranking without a model)."""
+    return (
+        x[:, F["n_pools"]] + x[:, F["sim_paths"]] + x[:, F["fof_adamic_adar"]]
+        + x[:, F["cof_paths"]] + x[:, F["cofollow"]]
+    )
 
 
 @dataclass
@@ -146,6 +159,6 @@ def order(
         return np.argsort(-scores, kind="stable"), scores
     model = np.where(known, 1.0 / (1.0 + np.exp(-logits)), 0.0)
     # NeuMF first; graph evidence (pools, paths) breaks ties and orders unknown-to-model uids.
-    evidence = x[:, 10] * 10 + x[:, 2] + x[:, 5] + x[:, 6] + x[:, 7]
-    idx = np.lexsort((-x[:, 9], -evidence, -model))
+    evidence = evidence_score(x)
+    idx = np.lexsort((-x[:, F["popularity"]], -evidence, -model))
     return idx, model

@@ -140,8 +140,7 @@ class Recommender:
         logits, known = self._logits(user.uid, (c.uid for c in cands))
         idx, scores = rank.order(cands, logits, known, self.ranker)
         if self.scorer is None and self.ranker is None:
-            x = rank.features(cands, logits, known)
-            evidence = x[:, 10] + x[:, 2] + x[:, 5] + x[:, 6] + x[:, 7]
+            evidence = rank.evidence_score(rank.features(cands, logits, known))
             scores = evidence / (1.0 + evidence)
         return [cands[i] for i in idx], scores[idx]
 
