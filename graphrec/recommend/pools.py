@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,19 @@ def followers_of_followees(
     return [dict(r) for r in records]
 
 
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """Threads that run a request's independent pools side by side (shared by all requests)."""
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="graphrec-pool")
+        return _EXECUTOR
+
+
 def _prioritise(first: Iterable[int], rest: Iterable[int]) -> list[int]:
     """``first`` then ``rest``, without repeats, order kept."""
     seen: set[int] = set()
@@ -194,15 +208,23 @@ def gather(
         shared = _prioritise((b for row in rows for b in row["via"]), ())
     # Shared followees first (step 1 found them), then the rest by model score.
     via = _prioritise(shared, ranked_follows or follows)
-    if not full():
-        ran.append("friends_of_friends")
-        take("friends_of_friends", friends_of_friends(driver, database, uid, via, cfg, target))
-    if not full():
-        ran.append("followers_of_followees")
-        take(
-            "followers_of_followees",
-            followers_of_followees(driver, database, uid, via, cfg, target),
-        )
+    if cfg.exhaustive:
+        # Both run anyway: run them side by side (each query on its own session), then merge
+        # in the fallback order so provenance and positions do not depend on timing.
+        fof = _executor().submit(friends_of_friends, driver, database, uid, via, cfg, target)
+        cof = followers_of_followees(driver, database, uid, via, cfg, target)
+        ran += ["friends_of_friends", "followers_of_followees"]
+        take("friends_of_friends", fof.result())
+        take("followers_of_followees", cof)
+    else:
+        if not full():
+            ran.append("friends_of_friends")
+            take("friends_of_friends",
+                 friends_of_friends(driver, database, uid, via, cfg, target))
+        if not full():
+            ran.append("followers_of_followees")
+            take("followers_of_followees",
+                 followers_of_followees(driver, database, uid, via, cfg, target))
     for _ in range(cfg.rounds):
         if len(candidates) >= target:
             break
