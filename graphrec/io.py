@@ -2,7 +2,8 @@
 
 Accepted input (plain or gzip, detected by content):
 
-* ``uid,fid`` CSV with a header line; more columns (``rank``) are allowed and ignored;
+* ``uid,fid`` CSV with a header line; more columns (``rank``) are allowed and ignored (a row
+  may leave them out, but not add columns the header does not name);
 * a headerless edge list of two integer columns, separated by commas or whitespace;
 * ``#`` starts a comment (whole-line or trailing); blank lines are skipped.
 
@@ -133,7 +134,7 @@ def _layout(path: Path, raw: bytes) -> _Layout:
         names = [f.strip("\"'").lower() for f in fields]
         if "uid" in names and "fid" in names:
             return _Layout(sep, number, offset, len(fields), names.index("uid"), names.index("fid"))
-        if _HEADER_NAME.match(names[0]):
+        if not any(_is_int(f) for f in fields) and _HEADER_NAME.match(names[0]):
             raise InputError(
                 path, number, f"header must name the columns uid and fid, got {content!r}"
             )
@@ -160,7 +161,7 @@ def _fast_parse(raw: bytes, layout: _Layout) -> tuple[np.ndarray, np.ndarray] | 
         return None
     except pd.errors.EmptyDataError:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    if frame.shape[1] != layout.columns:
+    if not max(layout.uid_col, layout.fid_col) < frame.shape[1] <= layout.columns:
         return None
     uid, fid = frame.iloc[:, layout.uid_col], frame.iloc[:, layout.fid_col]
     if uid.dtype != np.int64 or fid.dtype != np.int64:
@@ -172,14 +173,14 @@ def _slow_parse(path: Path, raw: bytes, layout: _Layout) -> tuple[np.ndarray, np
     """Line by line: the first bad line raises InputError with its number."""
     uids: list[int] = []
     fids: list[int] = []
+    needed = max(layout.uid_col, layout.fid_col) + 1  # trailing extra columns may be left out
     for number, _, content in _lines(raw, path):
         if number <= layout.header_line or not content:
             continue
         fields = _split(content, layout.sep)
-        if len(fields) < layout.columns:
+        if len(fields) < needed:
             raise InputError(
-                path, number,
-                f"missing column: expected {layout.columns} fields, found {len(fields)}",
+                path, number, f"missing column: expected {needed} fields, found {len(fields)}"
             )
         if len(fields) > layout.columns:
             raise InputError(

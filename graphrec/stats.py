@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import neo4j
+import numpy as np
 
 from graphrec import store
 
@@ -25,3 +26,17 @@ def graph_stats(driver: neo4j.Driver, database: str | None = None, top: int = 10
         "in_degree": {p: degrees[f"in_{p}"] or 0 for p in PERCENTILES},
         "top_accounts": [{"uid": r["uid"], "followers": r["followers"]} for r in top_rows],
     }
+
+
+def follow_pairs(
+    driver: neo4j.Driver, database: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every FOLLOWS relationship as (uid, fid) int64 arrays sorted by (uid, fid).
+
+    One row per relationship, so a duplicated follow shows up twice.
+    """
+    records = store.read(driver, "read_follow_pairs", database)
+    uid = np.fromiter((r["uid"] for r in records), dtype=np.int64, count=len(records))
+    fid = np.fromiter((r["fid"] for r in records), dtype=np.int64, count=len(records))
+    order = np.lexsort((fid, uid))
+    return uid[order], fid[order]
