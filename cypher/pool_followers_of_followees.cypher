@@ -26,7 +26,8 @@ CALL (o, shared) {
 WITH me, c, sum(weight) AS paths, max(cofollow) AS cofollow,
      collect(CASE WHEN weight > 0 THEN o.uid END) AS through
 WHERE c <> me AND NOT (me)-[:`FOLLOWS`]->(c) AND coalesce(c.active, true)
+WITH c, paths, cofollow, through
+ORDER BY paths + cofollow DESC, c.uid
+LIMIT $limit
 RETURN c.uid AS uid, paths, cofollow, through[..$evidence] AS via,
        COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
-ORDER BY paths + cofollow DESC, followers DESC, uid
-LIMIT $limit

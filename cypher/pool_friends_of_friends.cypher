@@ -15,7 +15,8 @@ CALL (f) {
 WITH me, c, count(*) AS paths, collect(f.uid) AS through,
      sum(CASE WHEN degree > 1 THEN 1.0 / log(degree) ELSE 0.0 END) AS adamic_adar
 WHERE c <> me AND NOT (me)-[:`FOLLOWS`]->(c) AND coalesce(c.active, true)
+WITH c, paths, adamic_adar, through
+ORDER BY adamic_adar DESC, paths DESC, c.uid
+LIMIT $limit
 RETURN c.uid AS uid, paths, adamic_adar, through[..$evidence] AS via,
        COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
-ORDER BY adamic_adar DESC, paths DESC, followers DESC, uid
-LIMIT $limit

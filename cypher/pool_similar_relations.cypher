@@ -13,7 +13,7 @@ WITH me, startNode(s) AS a, endNode(s) AS b, score
 WHERE a <> me AND (me)-[:`FOLLOWS`]->(b) AND NOT (me)-[:`FOLLOWS`]->(a)
   AND coalesce(a.active, true)
 WITH a, count(*) AS paths, max(score) AS similarity, collect(DISTINCT b.uid) AS shared
+ORDER BY paths DESC, similarity DESC, a.uid
+LIMIT $limit
 RETURN a.uid AS uid, paths, similarity, shared[..$evidence] AS via, size(shared) AS n_via,
        COUNT { (a)<-[:`FOLLOWS`]-() } AS followers
-ORDER BY paths DESC, similarity DESC, uid
-LIMIT $limit

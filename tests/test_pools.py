@@ -8,6 +8,7 @@ The graph (me = 1):
 friends of friends of 1 via [2, 3]: 4 (2 paths), 5, 6; 1 itself and 2 (already followed) are
 excluded. Followers of followees: co-followers 7 (shares 2 and 3), 8 (shares 3), 3 (shares
 2, but followed); the accounts they follow: 9 (7 and 8: weight 2 + 1), 4, 6 (via 3), 10.
+Pools order by their score, then uid (ties).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def test_friends_of_friends_bounded_fan_out(tiny):
 
 def test_followers_of_followees_known_answer(tiny):
     rows = pools.followers_of_followees(tiny, None, ME, [2, 3], CFG, limit=100)
-    assert _uids(rows) == [9, 7, 4, 6, 10, 8]
+    assert _uids(rows) == [9, 7, 4, 6, 8, 10]  # ties by uid
     by = {r["uid"]: r for r in rows}
     assert (by[9]["paths"], by[9]["cofollow"]) == (3, 0)
     assert sorted(by[9]["via"]) == [7, 8]
