@@ -11,6 +11,7 @@ index from a fresh one.
 from __future__ import annotations
 
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 import neo4j
@@ -23,6 +24,7 @@ from graphrec.progress import Progress
 
 META_KEY = "model"
 DEFAULT_BATCH = 10_000
+DEFAULT_WORKERS = 2
 
 
 def _index_dims(driver: neo4j.Driver, database: str | None) -> int | None:
@@ -61,16 +63,49 @@ def _set_meta(
     )
 
 
+def _user_batches(src_sorted: np.ndarray, batch_size: int) -> list[slice]:
+    """Slices of about ``batch_size`` follows that never split one user's follows."""
+    starts = np.flatnonzero(np.r_[True, src_sorted[1:] != src_sorted[:-1]])
+    bounds = [0]
+    for start in starts[1:]:
+        if start - bounds[-1] >= batch_size:
+            bounds.append(int(start))
+    bounds.append(int(src_sorted.size))
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def _rows(src: np.ndarray, dst: np.ndarray, vectors: np.ndarray) -> list:
+    """[uid, {str(fid): vector}] per user, for set_follow_embeddings."""
+    rows: list = []
+    current = None
+    for uid, fid, vector in zip(src.tolist(), dst.tolist(), vectors.tolist(), strict=True):
+        if uid != current:
+            current = uid
+            rows.append([uid, {}])
+        rows[-1][1][str(fid)] = vector
+    return rows
+
+
+def _write_batch(driver: neo4j.Driver, database: str | None, rows: list, count: int) -> int:
+    store.write(driver, "set_follow_embeddings", database, rows=rows)
+    return count
+
+
 def write_embeddings(
     driver: neo4j.Driver,
     scorer: NumpyScorer,
     database: str | None = None,
     batch_size: int = DEFAULT_BATCH,
     silent: bool = False,
+    workers: int = DEFAULT_WORKERS,
 ) -> dict:
-    """Write the relation embedding of every FOLLOWS; returns counts, timings and rate."""
-    if batch_size < 1:
-        raise ValueError("batch_size must be positive")
+    """Write the relation embedding of every FOLLOWS; returns counts, timings and rate.
+
+    Batches hold whole users (about ``batch_size`` follows each) and ``workers`` sessions
+    write them at once, so computing and packing one batch overlaps the server's work.
+    """
+    if batch_size < 1 or workers < 1:
+        raise ValueError("batch_size and workers must be positive")
     started = time.perf_counter()
     src, dst = fetch_follows(driver, database, silent=silent)
     users, items = scorer.index_of(src), scorer.index_of(dst)
@@ -79,16 +114,26 @@ def write_embeddings(
     _set_meta(driver, database, scorer, "writing", 0, skipped)
 
     k_src, k_dst, k_users, k_items = src[known], dst[known], users[known], items[known]
+    order = np.argsort(k_src, kind="stable")  # one user's follows together
+    k_src, k_dst, k_users, k_items = k_src[order], k_dst[order], k_users[order], k_items[order]
     written = 0
     write_started = time.perf_counter()
-    with Progress("writing embeddings", total=int(k_src.size), unit="rels", silent=silent) as p:
-        for start in range(0, k_src.size, batch_size):
-            sl = slice(start, start + batch_size)
+    with (
+        Progress("writing embeddings", total=int(k_src.size), unit="rels", silent=silent) as p,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        pending: set[Future] = set()
+        for sl in _user_batches(k_src, batch_size):
             vectors = scorer.relation_embedding(k_users[sl], k_items[sl]).astype(np.float64)
-            rows = list(zip(k_src[sl].tolist(), k_dst[sl].tolist(), vectors.tolist(), strict=True))
-            store.write(driver, "set_follow_embeddings", database, rows=rows)
-            written += len(rows)
-            p.update(len(rows))
+            rows = _rows(k_src[sl], k_dst[sl], vectors)
+            while len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    p.update(future.result())
+            pending.add(pool.submit(_write_batch, driver, database, rows, sl.stop - sl.start))
+        for future in pending:
+            p.update(future.result())
+    written = int(k_src.size)
     write_seconds = time.perf_counter() - write_started
 
     if skipped:

@@ -35,9 +35,9 @@ class NeuMFConfig:
     latent_dim: int = 8  # GMF and MLP embedding size
     mlp_layers: tuple[int, ...] = (64, 32, 16, 8)
     negatives: int = 4
-    batch_size: int = 16384
+    batch_size: int = 65536
     epochs: int = 20
-    learning_rate: float = 0.002
+    learning_rate: float = 0.01
     l2: float = 0.0
     init_std: float = 0.01
     validation_fraction: float = 0.05
