@@ -125,3 +125,32 @@ def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
     assert len(recs) == 10 and all(0.0 <= r.score <= 1.0 for r in recs)
     assert set(figures["coefficients"]) == set(ranker.to_dict()["features"])
     assert _all_follows(graph) == before  # the hidden training follows are back
+
+
+def test_features_are_relative_to_the_users_own_pool():
+    from graphrec.recommend.pools import Candidate
+    from graphrec.recommend.rank import F, features
+
+    def pool(scale):
+        cands = []
+        for i, paths in enumerate([1, 2, 4]):
+            c = Candidate(i, followers=10)
+            c.add("followers_of_followees", 10, paths=paths * scale, cofollow=0)
+            cands.append(c)
+        return features(cands, np.array([0.1, 0.5, 0.2]), np.array([True, True, True]))
+
+    light, heavy = pool(1), pool(100)
+    assert np.allclose(light, heavy)  # a heavy user's big counts mean the same as a light's
+    assert light[:, F["cof_rel"]].tolist() == [0.25, 0.5, 1.0]
+    assert light[:, F["cof_rank"]].argmax() == 2 and light[:, F["model_rank"]].argmax() == 1
+    assert light[:, F["model_rel"]].max() == 0.0
+
+
+def test_fit_logistic_finds_the_signal():
+    from graphrec.recommend.rank import fit_logistic
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 3))
+    y = (x[:, 1] + 0.1 * rng.normal(size=2000) > 1.0).astype(float)
+    coef, _, _, _ = fit_logistic(x, y)
+    assert np.argmax(np.abs(coef)) == 1 and coef[1] > 0

@@ -19,39 +19,70 @@ from graphrec.recommend.pools import Candidate
 RANKER = "ranker.json"
 
 FEATURES = (
-    "model_logit",  # NeuMF logit of (user, candidate); 0 when the model does not know a uid
-    "model_known",  # 1 when the model knows both
-    "sim_paths",  # log1p(similar relations leading to the candidate)
-    "sim_score",  # best cosine of those relations
-    "sim_shared",  # log1p(my followees the candidate also follows, seen by pool 1)
-    "fof_paths",  # log1p(my followees following the candidate)
-    "fof_adamic_adar",  # those paths weighted by 1/log(degree) of the account in between
-    "cof_paths",  # log1p(co-follower weight of the candidate)
-    "cofollow",  # log1p(accounts the candidate shares with me, as a co-follower)
-    "expansion",  # log1p(paths found by an expansion round)
+    # Graph evidence is made relative to the user's own pool (value / the pool's best, and
+    # rank percentile): a heavy user's path counts are all large, a light user's all small,
+    # and one ranker has to serve both.
+    "model_rel",  # NeuMF logit minus the best logit in the pool (unknown to the model: min)
+    "model_rank",  # rank percentile of the NeuMF logit in the pool (1 = best)
+    "model_known",  # 1 when the model knows both uids
+    "sim_rel",  # similar relations leading to the candidate / the pool's most (pool 1)
+    "sim_shared_rel",  # my followees it also follows, seen by pool 1 / the pool's most
+    "fof_rel",  # friends-of-friends paths / the pool's most (pool 2)
+    "aa_rel",  # Adamic-Adar weight of those paths / the pool's best
+    "aa_rank",  # rank percentile of the Adamic-Adar weight
+    "cof_rel",  # co-follower weight (pool 3) / the pool's best
+    "cofollow_rel",  # accounts it shares with me as a co-follower / the pool's most
+    "cof_rank",  # rank percentile of co-follower weight + co-follow count
+    "expansion_rel",  # paths found by an expansion round / the pool's most
     "popularity",  # log1p(followers)
-    "n_pools",  # how many pools proposed it
+    "n_pools",  # how many pools (popular aside) proposed it
 )
-
-
 F = {name: i for i, name in enumerate(FEATURES)}
 
 
+def _relative(v: np.ndarray) -> np.ndarray:
+    top = v.max(initial=0.0)
+    return v / top if top > 0 else np.zeros_like(v)
+
+
+def _rank_percentile(v: np.ndarray) -> np.ndarray:
+    """1.0 for the best value, falling linearly to 0 for the worst (ties keep pool order)."""
+    if v.size == 0:
+        return v
+    order = np.empty(v.size)
+    order[np.argsort(-v, kind="stable")] = np.arange(v.size)
+    return 1.0 - order / v.size
+
+
 def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """The (n, len(FEATURES)) float64 feature matrix of candidates."""
-    x = np.zeros((len(cands), len(FEATURES)), dtype=np.float64)
-    for i, c in enumerate(cands):
-        x[i, F["sim_paths"]] = np.log1p(c.feature("similar_relations", "paths"))
-        x[i, F["sim_score"]] = c.feature("similar_relations", "similarity")
-        x[i, F["sim_shared"]] = np.log1p(c.feature("similar_relations", "n_via"))
-        x[i, F["fof_paths"]] = np.log1p(c.feature("friends_of_friends", "paths"))
-        x[i, F["fof_adamic_adar"]] = c.feature("friends_of_friends", "adamic_adar")
-        x[i, F["cof_paths"]] = np.log1p(c.feature("followers_of_followees", "paths"))
-        x[i, F["cofollow"]] = np.log1p(c.feature("followers_of_followees", "cofollow"))
-        x[i, F["expansion"]] = np.log1p(c.feature("expansion", "paths"))
-        x[i, F["popularity"]] = np.log1p(c.followers)
-        x[i, F["n_pools"]] = len([p for p in c.pools if p != "popular"])
-    x[:, F["model_logit"]] = np.where(known, logits, 0.0)
+    """The (n, len(FEATURES)) float64 feature matrix of one user's candidates."""
+    n = len(cands)
+    x = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if n == 0:
+        return x
+
+    def raw(pool: str, key: str) -> np.ndarray:
+        return np.array([c.feature(pool, key) for c in cands], dtype=np.float64)
+
+    sim = raw("similar_relations", "paths")
+    aa = raw("friends_of_friends", "adamic_adar")
+    cof = raw("followers_of_followees", "paths")
+    cofollow = raw("followers_of_followees", "cofollow")
+    x[:, F["sim_rel"]] = _relative(sim)
+    x[:, F["sim_shared_rel"]] = _relative(raw("similar_relations", "n_via"))
+    x[:, F["fof_rel"]] = _relative(raw("friends_of_friends", "paths"))
+    x[:, F["aa_rel"]] = _relative(aa)
+    x[:, F["aa_rank"]] = _rank_percentile(aa)
+    x[:, F["cof_rel"]] = _relative(cof)
+    x[:, F["cofollow_rel"]] = _relative(cofollow)
+    x[:, F["cof_rank"]] = _rank_percentile(cof + cofollow)
+    x[:, F["expansion_rel"]] = _relative(raw("expansion", "paths"))
+    x[:, F["popularity"]] = np.log1p([c.followers for c in cands])
+    x[:, F["n_pools"]] = [len([p for p in c.pools if p != "popular"]) for c in cands]
+    if known.any():
+        logit = np.where(known, logits, logits[known].min())
+        x[:, F["model_rel"]] = logit - logit.max()
+        x[:, F["model_rank"]] = _rank_percentile(logit)
     x[:, F["model_known"]] = known.astype(np.float64)
     return x
 
@@ -59,8 +90,8 @@ def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> n
 def evidence_score(x: np.ndarray) -> np.ndarray:
     """A model-free summary of the graph evidence (ties, and ranking without a model)."""
     return (
-        x[:, F["n_pools"]] + x[:, F["sim_paths"]] + x[:, F["fof_adamic_adar"]]
-        + x[:, F["cof_paths"]] + x[:, F["cofollow"]]
+        x[:, F["cof_rank"]] + x[:, F["aa_rel"]] + x[:, F["cof_rel"]] + x[:, F["sim_rel"]]
+        + 0.1 * x[:, F["n_pools"]]
     )
 
 
