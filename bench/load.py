@@ -93,6 +93,7 @@ def _one_run(dataset: Path, mode: str, batch_size: int, workers: int) -> dict:
         "skipped": report["skipped"],
         "follows_created": report["follows_created"],
         "follows_per_s": round(report["follows"] / wall),
+        **({"bulk_phases": report["phases"]} if "phases" in report else {}),
     }
 
 
@@ -121,7 +122,7 @@ def main() -> None:
     parser.add_argument("--dataset", help="name of a *.edges.gz in the shared datasets folder")
     parser.add_argument("--runs", type=int, help="runs per path (median reported)")
     parser.add_argument("--paths", default="online,bulk", help="comma list: online,bulk")
-    parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument("--batch-size", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="wiki-vote, 1 run: a smoke test")
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -33,7 +33,7 @@ from graphrec.progress import Progress
 from graphrec.server import LocalServer
 from graphrec.settings import Settings
 
-DEFAULT_BATCH_SIZE = 50_000
+DEFAULT_BATCH_SIZE = 100_000
 DEFAULT_WORKERS = 2
 USER_BATCH_SIZE = 10_000
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -108,14 +108,25 @@ def graph_counts(driver: neo4j.Driver, database: str | None = None) -> dict:
 
 
 def load_users(
-    driver: neo4j.Driver, uids: np.ndarray, database: str | None = None, silent: bool = False
+    driver: neo4j.Driver,
+    uids: np.ndarray,
+    database: str | None = None,
+    silent: bool = False,
+    workers: int = 1,
 ) -> int:
-    """MERGE one User per uid; returns how many were new."""
+    """MERGE one User per uid (batches on ``workers`` sessions); returns how many were new."""
+
+    def write(batch: list[int]) -> int:
+        return store.write(driver, "merge_users", database, uids=batch).counters.nodes_created
+
     created = 0
-    with Progress("users", total=int(uids.size), unit="users", silent=silent) as bar:
-        for batch in store.batched(uids.tolist(), USER_BATCH_SIZE):
-            summary = store.write(driver, "merge_users", database, uids=batch)
-            created += summary.counters.nodes_created
+    with (
+        Progress("users", total=int(uids.size), unit="users", silent=silent) as bar,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        batches = list(store.batched(uids.tolist(), USER_BATCH_SIZE))
+        for batch, new in zip(batches, pool.map(write, batches), strict=True):
+            created += new
             bar.update(len(batch))
     return created
 
@@ -134,7 +145,7 @@ def load_follows(
     start = time.monotonic()
     store.ensure_schema(driver, database)
     create = graph_counts(driver, database)["follows"] == 0
-    users_created = load_users(driver, follows.users(), database, silent)
+    users_created = load_users(driver, follows.users(), database, silent, workers)
     created = 0
     with (
         Progress("follows", total=len(follows), unit="follows", silent=silent) as bar,
@@ -227,10 +238,21 @@ def bulk_load(
             f"--bulk imports into an empty database only, and {database!r} holds {nodes:,} "
             "nodes: run `graphrec reset` first, or load without --bulk"
         )
+    phases: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        phases[name] = round(now - mark, 3)
+        mark = now
+
     node_csv, rel_csv = _write_import_csv(server, follows)
+    phase("write_csv")
     try:
         log("stopping Neo4j for the import")
         server.stop(log=log)
+        phase("stop_server")
         done = server.admin(
             "database", "import", "full",
             f"--nodes=User={node_csv}",
@@ -240,9 +262,11 @@ def bulk_load(
             f"--report-file={server.home / 'logs' / 'import.report'}",
             database,
         )
+        phase("neo4j_admin_import")
     finally:
         log("starting Neo4j again")
         server.start(log=log)
+        phase("start_server")
         node_csv.unlink(missing_ok=True)
         rel_csv.unlink(missing_ok=True)
     if done.returncode != 0:
@@ -254,6 +278,7 @@ def bulk_load(
         counts = graph_counts(driver, settings.database)
     finally:
         driver.close()
+    phase("create_schema")
     return {
         "users": int(follows.users().size),
         "follows": len(follows),
@@ -265,4 +290,5 @@ def bulk_load(
         "users_created": counts["users"],
         "follows_created": counts["follows"],
         "mode": "bulk",
+        "phases": phases,
     }

@@ -19,7 +19,7 @@ def _log(message: str) -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=50_000,
+    default=100_000,
     show_default=True,
     help="Follows per write transaction.",
 )
