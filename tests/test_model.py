@@ -210,7 +210,7 @@ def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
     result = CliRunner().invoke(
         cli,
         ["train", "--epochs", "2", "--batch-size", "2048", "--model-dir", str(model_dir),
-         "--eval-users", "50", "--json"],
+         "--eval-users", "50", "--write-embeddings", "--json"],
         env=cli_env,
         catch_exceptions=False,
     )
@@ -220,6 +220,8 @@ def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
         assert data[key] > 0
     assert 1 <= data["epochs"] <= 2
     assert set(data["metrics"]) >= {"neumf", "popularity", "fof", "adamic_adar"}
+    assert data["embeddings"]["written"] == src.size
+    assert data["embeddings"]["model_version"] == data["version"]
     meta = json.loads((model_dir / artifacts.META).read_text())
     assert meta["n_follows"] == src.size
     assert (model_dir / artifacts.METRICS).exists()
