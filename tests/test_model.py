@@ -244,3 +244,19 @@ def test_evaluate_without_model_fails(cli_env, tmp_path):
     )
     assert result.exit_code == 1
     assert result.output.startswith("Error: no trained model in ")
+
+
+def test_train_from_csv_without_active_users_skips_evaluation(cli_env, tmp_path):
+    csv = tmp_path / "follows.csv"
+    csv.write_text("uid,fid,rank\n" + "".join(f"{u},{u + 1},0\n" for u in range(30)))
+    model_dir = tmp_path / "m"
+    result = CliRunner().invoke(
+        cli, ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(model_dir),
+              "--json"],
+        env=cli_env, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["held_out"] == 0 and "metrics" not in data
+    assert "nothing held out" in result.stderr
+    assert NumpyScorer.load(model_dir).uids.tolist() == list(range(31))

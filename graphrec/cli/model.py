@@ -123,7 +123,9 @@ def train(
     except ValueError as e:
         raise GraphrecError(f"training failed: {e}") from e
     result: dict = {**figures}
-    if not no_holdout:
+    if not no_holdout and figures.get("held_out", 1) == 0:
+        click.echo("No user has 3 or more follows: nothing held out, no evaluation.", err=True)
+    elif not no_holdout:
         metrics = _evaluate(Path(model_dir), src, dst, eval_users, config.seed)
         _save_metrics(Path(model_dir), metrics)
         result["metrics"] = metrics

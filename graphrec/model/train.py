@@ -204,6 +204,7 @@ def train(
         "seconds_per_epoch": round(fit_seconds / len(history), 3),
         "batch_size": batch_size,
         "best_val_loss": float(best_loss),
+        "held_out": int(src.size - train_src.size),
     }
     meta = {
         "version": uuid.uuid4().hex,
