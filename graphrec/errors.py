@@ -45,4 +45,4 @@ class UnknownUser(GraphrecError):
 
 
 class StateConflict(GraphrecError):
-    """The database is not in the state an operation needs (e.g. bulk import into a non-empty one)."""
+    """The database is not in the state an operation needs (e.g. bulk into a non-empty one)."""
