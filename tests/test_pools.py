@@ -252,3 +252,17 @@ def test_browser_guide_query_shows_the_paths(tiny):
     assert by[4]["fof_paths"] == 2 and len(by[4]["friends_of_friends"]) == 2
     assert by[7]["shared_count"] == 2 and len(by[7]["shared_followees"]) == 2
     assert len(by[4]["my_follows"]) == 2
+
+
+def test_heavy_user_expands_from_shared_followees_first(tiny):
+    # more follows than max_followees: pools 2-3 expand from the followees pool 1 found
+    # shared (2 first: 7 -> 2 is the nearest relation), not from the model's order (3 first)
+    _embed_tiny(tiny)
+    cfg = PoolConfig(neighbours=2, max_followees=1, max_relations=2)
+    result = gather(tiny, None, ME, [2, 3], [3, 2], 20, cfg, PopularCache())
+    assert result.ran[:3] == [
+        "similar_relations", "friends_of_friends", "followers_of_followees"
+    ]
+    assert result.shared == [2, 3]
+    fof = {u for u, c in result.candidates.items() if "friends_of_friends" in c.pools}
+    assert fof == {4, 5}  # 2's follows; 3's (4, 6) would have given 6

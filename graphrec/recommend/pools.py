@@ -33,8 +33,8 @@ class PoolConfig:
 
     overfetch: int = 10  # gather k * overfetch candidates before ranking
     min_candidates: int = 100  # ...but at least this many (ranking needs a choice)
-    max_relations: int = 20  # pool 1: how many of my relations query the vector index
-    neighbours: int = 50  # pool 1: nearest relations per relation
+    max_relations: int = 10  # pool 1: how many of my relations query the vector index
+    neighbours: int = 30  # pool 1: nearest relations per relation
     max_followees: int = 50  # pools 2/3: how many of my followees to expand from
     max_out: int = 100  # pools 2/3: out-edges followed per account
     max_followers: int = 100  # pool 3: followers read per followee
@@ -200,23 +200,33 @@ def gather(
         take("popular", [{"uid": u, "followers": n} for u, n in rows[: target + len(skip)]])
         return PoolResult(candidates, [], ["popular"], cold_start=True)
 
+    ranked = ranked_follows or follows
     shared: list[int] = []
-    if use_vectors:
-        rows = similar_relations(driver, database, uid, ranked_follows or follows, cfg, target)
-        ran.append("similar_relations")
-        take("similar_relations", rows)
-        shared = _prioritise((b for row in rows for b in row["via"]), ())
-    # Shared followees first (step 1 found them), then the rest by model score.
-    via = _prioritise(shared, ranked_follows or follows)
-    if cfg.exhaustive:
-        # Both run anyway: run them side by side (each query on its own session), then merge
-        # in the fallback order so provenance and positions do not depend on timing.
-        fof = _executor().submit(friends_of_friends, driver, database, uid, via, cfg, target)
-        cof = followers_of_followees(driver, database, uid, via, cfg, target)
+    if cfg.exhaustive and len(follows) <= cfg.max_followees:
+        # Pools 2 and 3 expand from *all* my followees, so the order pool 1 would give them
+        # changes nothing: run the three side by side (each query on its own session) and
+        # merge in the fallback order, so provenance and positions do not depend on timing.
+        pool = _executor()
+        sim = pool.submit(similar_relations, driver, database, uid, ranked, cfg, target) \
+            if use_vectors else None
+        fof = pool.submit(friends_of_friends, driver, database, uid, ranked, cfg, target)
+        cof = followers_of_followees(driver, database, uid, ranked, cfg, target)
+        if sim is not None:
+            rows = sim.result()
+            ran.append("similar_relations")
+            take("similar_relations", rows)
+            shared = _prioritise((b for row in rows for b in row["via"]), ())
         ran += ["friends_of_friends", "followers_of_followees"]
         take("friends_of_friends", fof.result())
         take("followers_of_followees", cof)
     else:
+        if use_vectors:
+            rows = similar_relations(driver, database, uid, ranked, cfg, target)
+            ran.append("similar_relations")
+            take("similar_relations", rows)
+            shared = _prioritise((b for row in rows for b in row["via"]), ())
+        # Shared followees first (step 1 found them), then the rest by model score.
+        via = _prioritise(shared, ranked)
         if not full():
             ran.append("friends_of_friends")
             take("friends_of_friends",
