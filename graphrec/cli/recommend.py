@@ -101,8 +101,8 @@ def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, w
         rows = [r.to_dict() for r in recs]
         if as_json:
             emit_json(rows)
-        else:
-            render(rows, False, COLUMNS)
+        else:  # uids are ids, not quantities: no thousands separators
+            render([{**r, "uid": str(r["uid"])} for r in rows], False, COLUMNS)
         return
     summary = write_csv(recommender, users, out, k, strategy, exclude, workers,
                         silent=silent or as_json)
