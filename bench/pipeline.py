@@ -76,8 +76,8 @@ def main() -> None:
     runs = {}
     for name in args.datasets.split(","):
         runs[name] = run_dataset(name.strip(), args)
-    path = rb.write_results("pipeline", {"quick": args.quick, "users": args.users,
-                                         "seed": args.seed, "runs": runs})
+        path = rb.write_results("pipeline", {"quick": args.quick, "users": args.users,
+                                             "seed": args.seed, "runs": runs})
     methods = ["pipeline", "pool_model", "neumf", "popularity", "fof", "adamic_adar", "als",
                "pool:similar_relations", "pool:friends_of_friends",
                "pool:followers_of_followees"]

@@ -71,8 +71,13 @@ def ensure_loaded(name: str) -> dict:
     have = cli("stats", quiet=True)
     if have.get("users") == want["users"] and have.get("follows") == want["follows"]:
         return {"dataset": name, **want, "load": "reused"}
-    subprocess.run([*GRAPHREC, "reset", "--yes"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    from graphrec import store
+
+    driver = open_driver()
+    try:  # small batches: a FOLLOWS-heavy graph with embeddings overflows big delete batches
+        store.reset_graph(driver, batch_size=500)
+    finally:
+        driver.close()
     loaded = cli("load", str(dataset_path(name)), "--silent")
     return {"dataset": name, **want, "load": loaded}
 
