@@ -40,7 +40,14 @@ def open_driver(settings: Settings) -> neo4j.Driver:
             "`graphrec neo4j start`, which keeps a generated one in its state file"
         )
     driver = neo4j.GraphDatabase.driver(
-        settings.uri, auth=(settings.user, settings.password), connection_timeout=5.0
+        settings.uri,
+        auth=(settings.user, settings.password),
+        connection_timeout=5.0,
+        # Optional filters (User.active, :BLOCKS) name things a graph may not have; the server's
+        # "unknown label/property" warnings about them are expected, not news for the user.
+        notifications_disabled_classifications=[
+            neo4j.NotificationDisabledClassification.UNRECOGNIZED
+        ],
     )
     try:
         driver.verify_connectivity()
@@ -131,6 +138,7 @@ def reset_graph(
     driver: neo4j.Driver, database: str | None = None, batch_size: int = 10_000
 ) -> None:
     """Delete every node, relationship, index and constraint graphrec created."""
+    run_in_transactions(driver, "delete_relationships_batch", database, batch_size=batch_size)
     run_in_transactions(driver, "delete_graph_batch", database, batch_size=batch_size)
     write(driver, "drop_index", database, name=VECTOR_INDEX)
     write(driver, "drop_constraint", database, name="user_uid")
