@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = Path(os.environ.get("GRAPHREC_DATASETS", "/work/shared/datasets"))
+DATASETS = Path(os.environ.get("GRAPHREC_DATASETS", ROOT.parent / "shared" / "datasets"))
 RESULTS = ROOT / "bench" / "results"
 GRAPHREC = [sys.executable, "-m", "graphrec"]
 

@@ -30,7 +30,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATASETS = Path(os.environ.get("GRAPHREC_DATASETS", "/work/shared/datasets"))
+DATASETS = Path(os.environ.get("GRAPHREC_DATASETS", ROOT.parent / "shared" / "datasets"))
 RESULTS = ROOT / "bench" / "results"
 DIRECTED = [
     "higgs-social-prefix",

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every benchmark, one after another on a quiet machine, against one bench Neo4j server
+# (.graphrec/bench, ports 7787/7574). Results: bench/results/*.json; logs: bench/results/*.log.
+# Takes about 40 minutes on 2 cores.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export GRAPHREC_SERVER_DIR=${GRAPHREC_SERVER_DIR:-$PWD/.graphrec/bench}
+export GRAPHREC_BOLT_PORT=${GRAPHREC_BOLT_PORT:-7787}
+export GRAPHREC_HTTP_PORT=${GRAPHREC_HTTP_PORT:-7574}
+export PATH="$PWD/.venv/bin:$PATH"
+mkdir -p bench/results
+graphrec neo4j start >/dev/null
+run() { name=$1; shift; echo "== $name: $*" >&2; python "$@" > "bench/results/$name.log" 2>&1; echo "   exit $?" >&2; }
+run load bench/load.py --runs 3
+run train bench/train.py --epochs 4
+run recommend bench/recommend.py
+run quality bench/quality.py
+run pipeline bench/pipeline.py --users 2000
+graphrec neo4j stop >/dev/null
