@@ -34,7 +34,8 @@ class Progress:
         self.interval = 0.2 if self.tty else interval
         self.done = 0
         self.start = time.monotonic()
-        self._last = 0.0
+        # A terminal gets its first line at once; a log's first line waits one interval.
+        self._last = 0.0 if self.tty else self.start
 
     def __enter__(self) -> Progress:
         return self
