@@ -11,6 +11,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p bench/results
 graphrec neo4j start >/dev/null
 run() { name=$1; shift; echo "== $name: $*" >&2; python "$@" > "bench/results/$name.log" 2>&1; echo "   exit $?" >&2; }
+run cli_start bench/cli_start.py --runs 20
 run load bench/load.py --runs 3
 run train bench/train.py --epochs 4
 run recommend bench/recommend.py
