@@ -164,6 +164,12 @@ def load_follows(
             for future in pending:
                 future.cancel()
             raise
+    return _report(follows, start, users_created, created, "create" if create else "merge")
+
+
+def _report(follows: Follows, start: float, users_created: int, follows_created: int,
+            mode: str) -> dict:
+    """What ``graphrec load`` prints: the file's figures and what this load wrote."""
     return {
         "users": int(follows.users().size),
         "follows": len(follows),
@@ -173,8 +179,8 @@ def load_follows(
         "self_loops": follows.self_loops,
         "duplicates": follows.duplicates,
         "users_created": users_created,
-        "follows_created": created,
-        "mode": "create" if create else "merge",
+        "follows_created": follows_created,
+        "mode": mode,
     }
 
 
@@ -279,16 +285,6 @@ def bulk_load(
     finally:
         driver.close()
     phase("create_schema")
-    return {
-        "users": int(follows.users().size),
-        "follows": len(follows),
-        "skipped": follows.skipped,
-        "seconds": round(time.monotonic() - start, 3),
-        "rows": follows.rows,
-        "self_loops": follows.self_loops,
-        "duplicates": follows.duplicates,
-        "users_created": counts["users"],
-        "follows_created": counts["follows"],
-        "mode": "bulk",
-        "phases": phases,
-    }
+    report = _report(follows, start, counts["users"], counts["follows"], "bulk")
+    report["phases"] = phases
+    return report

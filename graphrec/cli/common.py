@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,6 +44,15 @@ pass_app = click.make_pass_decorator(App)
 def json_option(f: Callable) -> Callable:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table."
+    )(f)
+
+
+def model_dir_option(f: Callable) -> Callable:
+    return click.option(
+        "--model-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Trained model directory [default: $GRAPHREC_MODEL_DIR or models/default].",
     )(f)
 
 

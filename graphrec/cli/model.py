@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from graphrec.cli.common import App, json_option, pass_app, silent_option
+from graphrec.cli.common import App, json_option, model_dir_option, pass_app, silent_option
 from graphrec.errors import GraphrecError
 from graphrec.output import emit_json, key_values, table
 from graphrec.paths import default_model_dir
@@ -23,14 +23,6 @@ METRIC_COLUMNS = [
     "method", "hr@10", "ndcg@10", "hr@50", "ndcg@50", "ncf_hr@10", "ncf_ndcg@10", "users",
 ]
 
-
-def model_dir_option(f):
-    return click.option(
-        "--model-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Model directory [default: $GRAPHREC_MODEL_DIR or ./models/default].",
-    )(f)
 
 
 def _follows(app: App, from_csv: Path | None, silent: bool) -> tuple[np.ndarray, np.ndarray]:

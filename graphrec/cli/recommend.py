@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from graphrec.cli.common import json_option, pass_app, silent_option
+from graphrec.cli.common import json_option, model_dir_option, pass_app, silent_option
 from graphrec.output import emit_json, render
 from graphrec.paths import default_model_dir
 
@@ -37,14 +37,6 @@ def _import_neo4j_without_pandas() -> None:
     finally:
         del sys.modules["pandas"]
 
-
-def model_dir_option(f):
-    return click.option(
-        "--model-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Trained model directory [default: $GRAPHREC_MODEL_DIR or models/default].",
-    )(f)
 
 
 @click.command()
