@@ -20,17 +20,12 @@ from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend.service import Recommender
 
 
-def embed_with(driver, scorer: NumpyScorer, edges=None) -> None:
-    """The model's relation embeddings on every FOLLOWS, and the vector index (graphrec.embed)."""
-    write_embeddings(driver, scorer, silent=True)
-
-
 @pytest.fixture
 def world(graph, tmp_path):
     """Tiny graph + random model + its relation embeddings; returns the model dir."""
     load_follows(graph, EDGES, USERS)
     model_dir = random_model(tmp_path / "model", USERS)
-    embed_with(graph, NumpyScorer.load(model_dir), EDGES)
+    write_embeddings(graph, NumpyScorer.load(model_dir), silent=True)
     return model_dir
 
 

@@ -5,26 +5,18 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
-from test_pools import EDGES, ME, USERS, load_follows, random_model
-from test_recommend import embed_with
+from test_pools import ME, load_follows, random_model
+from test_recommend import world  # noqa: F401  (the shared tiny-graph fixture)
 
 from graphrec import store
 from graphrec.cli import cli
+from graphrec.embed import write_embeddings
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import holdout
 from graphrec.recommend.evaluation import evaluate_pipeline
 from graphrec.recommend.rank import RANKER, Ranker
 from graphrec.recommend.service import Recommender
-
-
-@pytest.fixture
-def world(graph, tmp_path):
-    load_follows(graph, EDGES, USERS)
-    model_dir = random_model(tmp_path / "model", USERS)
-    embed_with(graph, NumpyScorer.load(model_dir), EDGES)
-    return model_dir
 
 
 def _follows(driver, uid):
@@ -107,7 +99,7 @@ def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
     users = sorted({u for e in edges for u in e})
     load_follows(graph, edges)
     model_dir = random_model(tmp_path / "model", users, seed=3)
-    embed_with(graph, NumpyScorer.load(model_dir), edges)
+    write_embeddings(graph, NumpyScorer.load(model_dir), silent=True)
     before = _all_follows(graph)
     result = CliRunner().invoke(
         cli, ["fit-ranker", "--model-dir", str(model_dir), "--users", "60", "--json"],
