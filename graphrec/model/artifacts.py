@@ -5,6 +5,7 @@
       weights.npz      every array the numpy scorer needs (see WEIGHT_KEYS), plus ``uids``
       model.keras      the Keras model (for retraining/inspection; scoring never loads it)
       holdout.npz      held-out (uid, fid) pairs when trained with a hold-out
+      validation.npz   (uid, fid) pairs kept out of training for early stopping and the ranker
       metrics.json     evaluation figures
       curves.png       training curves
 
@@ -24,6 +25,7 @@ META = "meta.json"
 WEIGHTS = "weights.npz"
 KERAS_MODEL = "model.keras"
 HOLDOUT = "holdout.npz"
+VALIDATION = "validation.npz"
 METRICS = "metrics.json"
 CURVES = "curves.png"
 

@@ -67,6 +67,31 @@ def _effective_batch(config: NeuMFConfig, n_examples: int) -> int:
     return size
 
 
+def validation_split(
+    src: np.ndarray, dst: np.ndarray, n_ids: int, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(fit users, fit items, validation users, validation items).
+
+    Validation is leave-one-out like the test hold-out (one follow each for a random subset
+    of users who keep at least two), at most ``fraction`` of the follows. Besides early
+    stopping it is what ``fit-ranker`` learns from: follows in the graph the model never saw.
+    """
+    if src.size <= 20 or fraction <= 0:
+        empty = np.zeros(0, np.int64)
+        return src, dst, empty, empty
+    split = leave_one_out_split(src, dst, n_ids, seed=seed + 1)
+    users, items = split.test_users, split.test_items
+    cap = int(round(fraction * src.size))
+    if users.size > cap:
+        keep = np.sort(np.random.default_rng(seed + 2).choice(users.size, cap, replace=False))
+        back = np.setdiff1d(np.arange(users.size), keep)
+        users, items, extra = users[keep], items[keep], (users[back], items[back])
+        fit_src = np.concatenate([split.train_src, extra[0]])
+        fit_dst = np.concatenate([split.train_dst, extra[1]])
+        return fit_src, fit_dst, users, items
+    return split.train_src, split.train_dst, users, items
+
+
 def _save_curves(history: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -128,14 +153,13 @@ def train(
         train_src, train_dst = src, dst
         (model_dir / artifacts.HOLDOUT).unlink(missing_ok=True)
 
-    order = rng.permutation(train_src.size)
-    n_val = int(round(config.validation_fraction * train_src.size)) if train_src.size > 20 else 0
-    val_idx, fit_idx = order[:n_val], order[n_val:]
-    fit_users, fit_items = train_src[fit_idx], train_dst[fit_idx]
-    val_rng = np.random.default_rng(config.seed + 7)
-    val_data = training_examples(
-        train_src[val_idx], train_dst[val_idx], n_ids, known, config.negatives, val_rng
+    fit_users, fit_items, val_users, val_items = validation_split(
+        train_src, train_dst, n_ids, config.validation_fraction, config.seed
     )
+    n_val = val_users.size
+    np.savez(model_dir / artifacts.VALIDATION, users=uids[val_users], items=uids[val_items])
+    val_rng = np.random.default_rng(config.seed + 7)
+    val_data = training_examples(val_users, val_items, n_ids, known, config.negatives, val_rng)
 
     examples_per_epoch = fit_users.size * (1 + config.negatives)
     batch_size = _effective_batch(config, examples_per_epoch)

@@ -1,12 +1,13 @@
 """Fit the ranker (logistic regression over NeuMF score + graph evidence) on TRAINING follows.
 
-For a seeded sample of users with at least three follows, one training follow each is hidden
-(moved to HELDOUT together with the model's own held-out test pairs, so neither is visible),
-the pools run on what is left, and every candidate is labelled 1 when it is the hidden
-account. The model saw those hidden training follows while training, so its score is somewhat
-over-confident on them; evaluation (held-out pairs the model never saw) says whether the
-combination still helps, and recommend uses the ranker only when it was fitted for the same
-model version.
+The examples come from the model's validation follows (MODEL_DIR/validation.npz): training
+follows the model itself never saw, so its score on them is as honest as on a new follow.
+For a seeded sample of them (one per user) the follow is hidden (moved to HELDOUT, together
+with the model's test hold-out, so neither is visible), the pools run on what is left, and
+every candidate is labelled 1 when it is the hidden account. Models without a validation
+file fall back to hiding a random training follow, which the model did see, so its score is
+over-confident there; recommend uses the ranker only when it was fitted for the same model
+version.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from graphrec import store
 from graphrec.errors import GraphrecError
-from graphrec.model.artifacts import HOLDOUT, require_model_dir
+from graphrec.model.artifacts import HOLDOUT, VALIDATION, require_model_dir
 from graphrec.progress import Progress
 from graphrec.recommend import rank
 from graphrec.recommend.holdout import held_out
@@ -29,9 +30,9 @@ from graphrec.recommend.pools import PoolConfig
 from graphrec.recommend.service import Recommender, UserState
 
 
-def model_holdout(model_dir: str | Path) -> np.ndarray:
+def model_holdout(model_dir: str | Path, name: str = HOLDOUT) -> np.ndarray:
     """The (n, 2) held-out (uid, fid) pairs the model never saw; empty when it has none."""
-    path = Path(model_dir) / HOLDOUT
+    path = Path(model_dir) / name
     if not path.exists():
         return np.zeros((0, 2), dtype=np.int64)
     with np.load(path, allow_pickle=False) as data:
@@ -42,6 +43,23 @@ def model_holdout(model_dir: str | Path) -> np.ndarray:
         dst_key = next((k for k in ("dst", "fid", "items", "dst_uids") if k in files), files[1])
         src, dst = data[src_key], data[dst_key]
         return np.stack([np.asarray(src, np.int64), np.asarray(dst, np.int64)], axis=1)
+
+
+def _random_training_follows(
+    driver: neo4j.Driver, database: str | None, test: set[tuple[int, int]], n_users: int,
+    rng: np.random.Generator,
+) -> list[tuple[int, int]]:
+    """One random non-test follow each for up to ``n_users`` users with >= 3 follows."""
+    rows = list(store.read(driver, "sample_followers", database, min_follows=3))
+    rng.shuffle(rows)
+    hidden: list[tuple[int, int]] = []
+    for r in rows[: n_users * 2]:
+        options = [f for f in r["follows"] if (r["uid"], f) not in test]
+        if len(options) >= 2:
+            hidden.append((int(r["uid"]), int(options[rng.integers(len(options))])))
+        if len(hidden) >= n_users:
+            break
+    return hidden
 
 
 def candidate_examples(
@@ -73,18 +91,18 @@ def fit_ranker(
     rng = np.random.default_rng(seed)
     test_pairs = model_holdout(model_dir)
     test = {(int(u), int(f)) for u, f in test_pairs}
-    rows = store.read(driver, "sample_followers", database, min_follows=3)
-    rows = list(rows)
-    rng.shuffle(rows)
-    hidden: list[tuple[int, int]] = []
-    for r in rows[: n_users * 2]:
-        options = [f for f in r["follows"] if (r["uid"], f) not in test]
-        if len(options) >= 2:
-            hidden.append((int(r["uid"]), int(options[rng.integers(len(options))])))
-        if len(hidden) >= n_users:
-            break
+    validation = model_holdout(model_dir, VALIDATION)
+    if len(validation):
+        picked = rng.permutation(len(validation))[:n_users]
+        hidden = [(int(u), int(f)) for u, f in validation[np.sort(picked)]]
+        source = "validation"
+    else:
+        hidden = _random_training_follows(driver, database, test, n_users, rng)
+        source = "training"
     xs, ys = [], []
     found = 0
+    if not hidden:
+        raise GraphrecError("no follows to fit a ranker on; load a graph and train first")
     with held_out(driver, [*map(tuple, test_pairs.tolist()), *hidden], database):
         recommender = Recommender(driver, database, model_dir, config, use_ranker=False)
 
@@ -115,6 +133,7 @@ def fit_ranker(
     info = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "users": len(hidden),
+        "hidden_follows": source,
         "users_with_hidden_in_pool": found,
         "examples": int(len(y_all)),
         "positives": int(y_all.sum()),
