@@ -3,31 +3,33 @@
 // they share with me (shared), the top $max_cofollowers of them, and the accounts they follow
 // (at most $max_out each). A candidate is either such a co-follower (cofollow = shared) or an
 // account they follow (paths = sum of its followers' shared counts). Not followed by me, not
-// me, active.
+// me, active. My follows are read once into a list (`mine`): testing membership in it is far
+// cheaper than one (me)-[:FOLLOWS]->(c) pattern check per candidate.
 MATCH (me:`User` {uid: $uid})
+WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
 UNWIND $via AS v
 MATCH (f:`User` {uid: v})
 CALL (me, f) {
-  MATCH (f)<-[:`FOLLOWS`]-(o:`User`)
+  MATCH (f)<-[:`FOLLOWS`]-(o)
   WHERE o <> me
   RETURN o
   LIMIT $max_followers
 }
-WITH me, o, count(*) AS shared
+WITH me, mine, o, count(*) AS shared
 ORDER BY shared DESC, o.uid
 LIMIT $max_cofollowers
 CALL (o, shared) {
-  MATCH (o)-[:`FOLLOWS`]->(c:`User`)
+  MATCH (o)-[:`FOLLOWS`]->(c)
   RETURN c, shared AS weight, 0 AS cofollow
   LIMIT $max_out
   UNION ALL
   RETURN o AS c, 0 AS weight, shared AS cofollow
 }
-WITH me, c, sum(weight) AS paths, max(cofollow) AS cofollow,
-     collect(CASE WHEN weight > 0 THEN o.uid END) AS through
-WHERE c <> me AND NOT (me)-[:`FOLLOWS`]->(c) AND coalesce(c.active, true)
+WITH me, mine, c, sum(weight) AS paths, max(cofollow) AS cofollow,
+     collect(CASE WHEN weight > 0 THEN o END) AS through
+WHERE c <> me AND NOT c IN mine AND coalesce(c.active, true)
 WITH c, paths, cofollow, through
 ORDER BY paths + cofollow DESC, c.uid
 LIMIT $limit
-RETURN c.uid AS uid, paths, cofollow, through[..$evidence] AS via,
+RETURN c.uid AS uid, paths, cofollow, [x IN through[..$evidence] | x.uid] AS via,
        COUNT { (c)<-[:`FOLLOWS`]-() } AS followers

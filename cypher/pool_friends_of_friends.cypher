@@ -4,17 +4,18 @@
 // paths = how many of the $via accounts follow the candidate; adamic_adar weights each path by
 // 1/log(degree) of the account in between (a hub's follows say less about me).
 MATCH (me:`User` {uid: $uid})
+WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
 UNWIND $via AS v
 MATCH (f:`User` {uid: v})
-WITH me, f, COUNT { (f)-[:`FOLLOWS`]-() } AS degree
+WITH me, mine, f, COUNT { (f)-[:`FOLLOWS`]-() } AS degree
 CALL (f) {
-  MATCH (f)-[:`FOLLOWS`]->(c:`User`)
+  MATCH (f)-[:`FOLLOWS`]->(c)
   RETURN c
   LIMIT $max_out
 }
-WITH me, c, count(*) AS paths, collect(f.uid) AS through,
+WITH me, mine, c, count(*) AS paths, collect(f.uid) AS through,
      sum(CASE WHEN degree > 1 THEN 1.0 / log(degree) ELSE 0.0 END) AS adamic_adar
-WHERE c <> me AND NOT (me)-[:`FOLLOWS`]->(c) AND coalesce(c.active, true)
+WHERE c <> me AND NOT c IN mine AND coalesce(c.active, true)
 WITH c, paths, adamic_adar, through
 ORDER BY adamic_adar DESC, paths DESC, c.uid
 LIMIT $limit
