@@ -56,6 +56,7 @@ def run_dataset(name: str, overrides: dict, n_users: int, seed: int, als: dict) 
     with tempfile.TemporaryDirectory() as tmp:
         figures = train(src, dst, tmp, config, silent=True)
         scorer = NumpyScorer.load(tmp)
+        history = scorer.meta["history"]
         with np.load(Path(tmp) / "holdout.npz") as held:
             split = ev.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
     methods = [ev.NeuMFRecommender(scorer, split), ev.Popularity(split),
@@ -69,8 +70,10 @@ def run_dataset(name: str, overrides: dict, n_users: int, seed: int, als: dict) 
         "follows": int(src.size),
         "held_out_users": int(split.test_users.size),
         "config": config.to_dict(),
-        "training": {k: figures[k] for k in ("epochs", "best_epoch", "examples_per_second",
-                                             "seconds", "best_val_loss")},
+        "training": {**{k: figures[k] for k in ("epochs", "best_epoch", "examples_per_second",
+                                                "seconds", "best_val_loss", "best_val_hr@10",
+                                                "early_stopping")},
+                     "val_hr@10": [round(h["val_hr@10"], 4) for h in history]},
         "metrics": metrics,
     }
 
@@ -111,7 +114,7 @@ def main() -> None:
                                 parse_overrides(args.als)))
         rows[-1]["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps({k: v["hr@10"] for k, v in rows[-1]["metrics"].items()}),
-              file=sys.stderr, flush=True)
+              json.dumps(rows[-1]["training"]), file=sys.stderr, flush=True)
     result = {"benchmark": "quality", "quick": args.quick, "users": n_users, "seed": args.seed,
               "overrides": {k: list(v) if isinstance(v, tuple) else v
                             for k, v in overrides.items()},
