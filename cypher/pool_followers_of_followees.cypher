@@ -1,35 +1,41 @@
 // Pool 3, followers of followees (co-follower collaborative filtering): the other followers o
-// of the accounts in $via (at most $max_followers per account), weighted by how many of them
+// of the accounts f in $via (at most $max_followers per account), weighted by how many of them
 // they share with me (shared), the top $max_cofollowers of them, and the accounts they follow
 // (at most $max_out each). A candidate is either such a co-follower (cofollow = shared) or an
-// account they follow (paths = sum of its followers' shared counts). Not followed by me, not
-// me, active. My follows are read once into a list (`mine`): testing membership in it is far
-// cheaper than one (me)-[:FOLLOWS]->(c) pattern check per candidate.
+// account they follow: paths = sum of its followers' shared counts (co-follow counts with my
+// followees), cosine = the same sum with each shared f weighted 1/sqrt(followers(f)), divided
+// by sqrt(followers(c)) -- item-to-item cosine similarity, which stops hubs from winning on
+// size alone. Not followed by me, not me, active. My follows are read once into a list
+// (`mine`): testing membership in it is far cheaper than one (me)-[:FOLLOWS]->(c) pattern
+// check per candidate.
 MATCH (me:`User` {uid: $uid})
 WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
 UNWIND $via AS v
 MATCH (f:`User` {uid: v})
+WITH me, mine, f, 1.0 / sqrt(toFloat(COUNT { (f)<-[:`FOLLOWS`]-() })) AS fw
 CALL (me, f) {
   MATCH (f)<-[:`FOLLOWS`]-(o)
   WHERE o <> me
   RETURN o
   LIMIT $max_followers
 }
-WITH me, mine, o, count(*) AS shared
+WITH me, mine, o, count(*) AS shared, sum(fw) AS wshared
 ORDER BY shared DESC, o.uid
 LIMIT $max_cofollowers
-CALL (o, shared) {
+CALL (o, shared, wshared) {
   MATCH (o)-[:`FOLLOWS`]->(c)
-  RETURN c, shared AS weight, 0 AS cofollow
+  RETURN c, shared AS weight, wshared AS wweight, 0 AS cofollow
   LIMIT $max_out
   UNION ALL
-  RETURN o AS c, 0 AS weight, shared AS cofollow
+  RETURN o AS c, 0 AS weight, 0.0 AS wweight, shared AS cofollow
 }
-WITH me, mine, c, sum(weight) AS paths, max(cofollow) AS cofollow,
+WITH me, mine, c, sum(weight) AS paths, sum(wweight) AS wpaths, max(cofollow) AS cofollow,
      collect(CASE WHEN weight > 0 THEN o END) AS through
 WHERE c <> me AND NOT c IN mine AND coalesce(c.active, true)
-WITH c, paths, cofollow, through
+WITH c, paths, wpaths, cofollow, through
 ORDER BY paths + cofollow DESC, c.uid
 LIMIT $limit
-RETURN c.uid AS uid, paths, cofollow, [x IN through[..$evidence] | x.uid] AS via,
-       COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+WITH c, paths, wpaths, cofollow, through, COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+RETURN c.uid AS uid, paths, cofollow,
+       CASE WHEN followers > 0 THEN wpaths / sqrt(toFloat(followers)) ELSE 0.0 END AS cosine,
+       [x IN through[..$evidence] | x.uid] AS via, followers

@@ -200,6 +200,37 @@ def test_training_never_sees_held_out_follows(tmp_path, monkeypatch):
         assert not held_keys & set((users * 10_000 + items).tolist())
 
 
+def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
+    from graphrec.model import train as train_module
+
+    positives: list[set[int]] = []
+    original = train_module.training_examples
+
+    def recording(users, items, *args, **kwargs):
+        out = original(users, items, *args, **kwargs)
+        positives.append(set((out[0][out[2] == 1] * 10_000 + out[1][out[2] == 1]).tolist()))
+        return out
+
+    monkeypatch.setattr(train_module, "training_examples", recording)
+    src, dst = community_follows(communities=2, size=12, follows=6)
+    config = NeuMFConfig(epochs=1, batch_size=1024, validation_fraction=0.1)
+    train_module.train(src, dst, tmp_path, config, silent=True)
+    scorer = NumpyScorer.load(tmp_path)
+    with np.load(tmp_path / artifacts.VALIDATION) as val:
+        val_pairs = set(zip(val["users"].tolist(), val["items"].tolist(), strict=True))
+        vu, vi = scorer.index_of(val["users"]), scorer.index_of(val["items"])
+    with np.load(tmp_path / artifacts.HOLDOUT) as held:
+        hu, hi = scorer.index_of(held["users"]), scorer.index_of(held["items"])
+    follows = set(zip(src.tolist(), dst.tolist(), strict=True))
+    assert 0 < vu.size <= round(0.1 * (src.size - hu.size))
+    assert len(set(vu.tolist())) == vu.size  # one per user, like the test hold-out
+    assert val_pairs <= follows
+    val_keys = set((vu * 10_000 + vi).tolist())
+    assert positives[0] == val_keys  # the validation examples...
+    assert not val_keys & positives[1]  # ...are never trained on
+    assert not val_keys & set((hu * 10_000 + hi).tolist())
+
+
 # --------------------------------------------------------------------------- CLI end to end
 
 

@@ -12,6 +12,7 @@ from test_recommend import world  # noqa: F401  (the shared tiny-graph fixture)
 from graphrec import store
 from graphrec.cli import cli
 from graphrec.embed import write_embeddings
+from graphrec.model.artifacts import VALIDATION
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import holdout
 from graphrec.recommend.evaluation import evaluate_pipeline
@@ -117,6 +118,28 @@ def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
     assert len(recs) == 10 and all(0.0 <= r.score <= 1.0 for r in recs)
     assert set(figures["coefficients"]) == set(ranker.to_dict()["features"])
     assert _all_follows(graph) == before  # the hidden training follows are back
+
+
+def test_fit_ranker_learns_from_the_models_validation_follows(graph, tmp_path, cli_env):
+    edges = community_edges()
+    users = sorted({u for e in edges for u in e})
+    load_follows(graph, edges)
+    model_dir = random_model(tmp_path / "model", users, seed=3)
+    by_user: dict[int, int] = {}
+    for u, f in edges:
+        by_user.setdefault(u, f)
+    pairs = sorted(by_user.items())[:40]
+    np.savez(model_dir / VALIDATION, users=np.array([u for u, _ in pairs]),
+             items=np.array([f for _, f in pairs]))
+    before = _all_follows(graph)
+    result = CliRunner().invoke(
+        cli, ["fit-ranker", "--model-dir", str(model_dir), "--users", "30", "--json"],
+        env=cli_env, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["hidden_follows"] == "validation" and figures["users"] == 30
+    assert _all_follows(graph) == before
 
 
 def test_features_are_relative_to_the_users_own_pool():

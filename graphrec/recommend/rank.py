@@ -33,6 +33,8 @@ FEATURES = (
     "cof_rel",  # co-follower weight (pool 3) / the pool's best
     "cofollow_rel",  # accounts it shares with me as a co-follower / the pool's most
     "cof_rank",  # rank percentile of co-follower weight + co-follow count
+    "cos_rel",  # item-to-item cosine of the candidate with my followees (pool 3) / the best
+    "cos_rank",  # rank percentile of that cosine
     "expansion_rel",  # paths found by an expansion round / the pool's most
     "popularity",  # log1p(followers)
     "n_pools",  # how many pools (popular aside) proposed it
@@ -76,6 +78,9 @@ def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> n
     x[:, F["cof_rel"]] = _relative(cof)
     x[:, F["cofollow_rel"]] = _relative(cofollow)
     x[:, F["cof_rank"]] = _rank_percentile(cof + cofollow)
+    cosine = raw("followers_of_followees", "cosine")
+    x[:, F["cos_rel"]] = _relative(cosine)
+    x[:, F["cos_rank"]] = _rank_percentile(cosine)
     x[:, F["expansion_rel"]] = _relative(raw("expansion", "paths"))
     x[:, F["popularity"]] = np.log1p([c.followers for c in cands])
     x[:, F["n_pools"]] = [len([p for p in c.pools if p != "popular"]) for c in cands]
