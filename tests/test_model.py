@@ -200,6 +200,31 @@ def test_training_never_sees_held_out_follows(tmp_path, monkeypatch):
         assert not held_keys & set((users * 10_000 + items).tolist())
 
 
+def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
+    """With a pool as large as the graph, the probe is HR@10 of a full ranking by Keras."""
+    from graphrec.model.keras_model import build_neumf
+    from graphrec.model.train import RankingProbe
+
+    src, dst = community_follows(communities=2, size=15, follows=5)
+    uids, s, d = index_follows(src, dst)
+    n = len(uids)
+    split = leave_one_out_split(s, d, n, seed=1)
+    known = known_pairs(s, d, n)
+    config = NeuMFConfig(rank_pool=n, rank_users=n, seed=5)
+    model = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5))
+    probe = RankingProbe(split.test_users, split.test_items, n, known, config,
+                         np.bincount(split.train_dst, minlength=n))
+    grid_u, grid_i = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    scores = model.predict({"user": grid_u, "item": grid_i}, verbose=0).reshape(n, n)
+    hits = []
+    for u, item in zip(split.test_users, split.test_items, strict=True):
+        followed = is_known(np.full(n, u), np.arange(n), known, n)
+        others = scores[u][~followed & (np.arange(n) != u)]
+        hits.append((others > scores[u, item]).sum() < 10)
+    assert 0 < np.mean(hits) < 1  # a test that can tell the two apart
+    assert probe.hit_rate(model) == pytest.approx(np.mean(hits))
+
+
 def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
     from graphrec.model import train as train_module
 
