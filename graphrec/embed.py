@@ -75,15 +75,17 @@ def _user_batches(src_sorted: np.ndarray, batch_size: int) -> list[slice]:
 
 
 def _rows(src: np.ndarray, dst: np.ndarray, vectors: np.ndarray) -> list:
-    """[uid, {str(fid): vector}] per user, for set_follow_embeddings."""
-    rows: list = []
-    current = None
-    for uid, fid, vector in zip(src.tolist(), dst.tolist(), vectors.tolist(), strict=True):
-        if uid != current:
-            current = uid
-            rows.append([uid, {}])
-        rows[-1][1][str(fid)] = vector
-    return rows
+    """[uid, {str(fid): vector}] per user, for set_follow_embeddings (src sorted by user)."""
+    if src.size == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    ends = np.r_[starts[1:], src.size]
+    keys = list(map(str, dst.tolist()))
+    vecs = vectors.tolist()
+    return [
+        [uid, dict(zip(keys[a:b], vecs[a:b], strict=True))]
+        for uid, a, b in zip(src[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+    ]
 
 
 def _write_batch(driver: neo4j.Driver, database: str | None, rows: list, count: int) -> int:
