@@ -31,8 +31,11 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     info = rb.ensure_loaded(name)
     model_root = args.model_root
-    if args.retrain and (model_root / name).exists():
-        shutil.rmtree(model_root / name)
+    old = model_root / name
+    if args.retrain and old.is_symlink():
+        old.unlink()
+    elif args.retrain and old.exists():
+        shutil.rmtree(old)
     model_dir = rb.ensure_model(name, args.epochs, model_root, args.fit_users)
     metrics = rb.cli("evaluate", "--pipeline", "--model-dir", str(model_dir), "--users",
                      str(args.users), "--seed", str(args.seed), "--silent")
