@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DEFAULT))
     parser.add_argument("--quick", action="store_true", help="a fast smoke run")
     parser.add_argument("--model-root", type=Path, default=rb.ROOT / "models" / "bench")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--fit-users", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)

@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="slashdot0902")
     parser.add_argument("--quick", action="store_true", help="a fast smoke run")
     parser.add_argument("--model-root", type=Path, default=ROOT / "models" / "bench")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("-k", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
