@@ -111,7 +111,7 @@ def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, w
 @click.command("fit-ranker")
 @model_dir_option
 @click.option("--users", "n_users", type=click.IntRange(10), default=500, show_default=True,
-              help="Users sampled (one training follow hidden each).")
+              help="Users sampled (one of the model's validation follows hidden each).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @json_option
@@ -120,9 +120,10 @@ def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, w
 def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) -> None:
     """Fit the ranker that combines the NeuMF score with graph evidence (ranker.json).
 
-    Hides one training follow for each sampled user (and the model's held-out pairs), runs
-    the pools on the rest of the graph, labels the candidates and fits a logistic regression;
-    `graphrec recommend` then uses it for that model. The graph is restored afterwards.
+    Hides one of the model's validation follows (kept out of training) for each sampled
+    user, and the model's held-out test pairs, runs the pools on the rest of the graph,
+    labels the candidates and fits a logistic regression; `graphrec recommend` then uses it
+    for that model. The graph is restored afterwards.
 
     \b
     Example:
