@@ -266,7 +266,7 @@ def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
     result = CliRunner().invoke(
         cli,
         ["train", "--epochs", "2", "--batch-size", "2048", "--model-dir", str(model_dir),
-         "--eval-users", "50", "--write-embeddings", "--json"],
+         "--eval-users", "50", "--early-stopping", "loss", "--write-embeddings", "--json"],
         env=cli_env,
         catch_exceptions=False,
     )
@@ -280,6 +280,7 @@ def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
     assert data["embeddings"]["model_version"] == data["version"]
     meta = json.loads((model_dir / artifacts.META).read_text())
     assert meta["n_follows"] == src.size
+    assert data["early_stopping"] == meta["config"]["early_stopping"] == "loss"
     assert (model_dir / artifacts.METRICS).exists()
 
 

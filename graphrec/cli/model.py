@@ -82,6 +82,8 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step.")
 @click.option("--negatives", type=click.IntRange(min=1), help="Negatives per follow.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam rate.")
+@click.option("--early-stopping", type=click.Choice(["ranking", "loss"]),
+              help="Keep the epoch with the best validation HR@10 estimate (default) or loss.")
 @click.option("--eval-users", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Users sampled for the evaluation after training.")
 @click.option("--write-embeddings", is_flag=True, help="Run `graphrec embed` afterwards.")
@@ -90,7 +92,7 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @pass_app
 def train(
     app: App, epochs, model_dir, from_csv, no_holdout, batch_size, negatives, learning_rate,
-    eval_users, write_embeddings, as_json, silent,
+    early_stopping, eval_users, write_embeddings, as_json, silent,
 ) -> None:
     """Train NeuMF on the follow graph and evaluate it on held-out follows.
 
@@ -109,7 +111,7 @@ def train(
     model_dir = model_dir or default_model_dir()
     overrides = {
         "epochs": epochs, "batch_size": batch_size, "negatives": negatives,
-        "learning_rate": learning_rate,
+        "learning_rate": learning_rate, "early_stopping": early_stopping,
     }
     config = dataclasses.replace(
         NeuMFConfig(), **{k: v for k, v in overrides.items() if v is not None}
