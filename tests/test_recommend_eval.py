@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -95,19 +96,28 @@ def community_edges(n: int = 160, groups: int = 4, per_user: int = 8, seed: int 
     return sorted((u + 100, v + 100) for u, v in edges if u != v)
 
 
-def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
+def _community_model(graph, tmp_path) -> tuple[list[tuple[int, int]], list[int], Path]:
+    """The community graph loaded into Neo4j, its users and an untrained model over them."""
     edges = community_edges()
     users = sorted({u for e in edges for u in e})
     load_follows(graph, edges)
-    model_dir = random_model(tmp_path / "model", users, seed=3)
-    write_embeddings(graph, NumpyScorer.load(model_dir), silent=True)
-    before = _all_follows(graph)
+    return edges, users, random_model(tmp_path / "model", users, seed=3)
+
+
+def _fit_ranker_cli(model_dir: Path, n_users: int, cli_env: dict) -> dict:
     result = CliRunner().invoke(
-        cli, ["fit-ranker", "--model-dir", str(model_dir), "--users", "60", "--json"],
+        cli, ["fit-ranker", "--model-dir", str(model_dir), "--users", str(n_users), "--json"],
         env=cli_env, catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
+    _, users, model_dir = _community_model(graph, tmp_path)
+    write_embeddings(graph, NumpyScorer.load(model_dir), silent=True)
+    before = _all_follows(graph)
+    figures = _fit_ranker_cli(model_dir, 60, cli_env)
     assert figures["users"] == 60 and figures["positives"] >= 2
     assert (model_dir / RANKER).exists()
     ranker = Ranker.load(model_dir)
@@ -121,10 +131,7 @@ def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
 
 
 def test_fit_ranker_learns_from_the_models_validation_follows(graph, tmp_path, cli_env):
-    edges = community_edges()
-    users = sorted({u for e in edges for u in e})
-    load_follows(graph, edges)
-    model_dir = random_model(tmp_path / "model", users, seed=3)
+    edges, _, model_dir = _community_model(graph, tmp_path)
     by_user: dict[int, int] = {}
     for u, f in edges:
         by_user.setdefault(u, f)
@@ -132,12 +139,7 @@ def test_fit_ranker_learns_from_the_models_validation_follows(graph, tmp_path, c
     np.savez(model_dir / VALIDATION, users=np.array([u for u, _ in pairs]),
              items=np.array([f for _, f in pairs]))
     before = _all_follows(graph)
-    result = CliRunner().invoke(
-        cli, ["fit-ranker", "--model-dir", str(model_dir), "--users", "30", "--json"],
-        env=cli_env, catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    figures = json.loads(result.stdout)
+    figures = _fit_ranker_cli(model_dir, 30, cli_env)
     assert figures["hidden_follows"] == "validation" and figures["users"] == 30
     assert _all_follows(graph) == before
 

@@ -46,10 +46,11 @@ def model_holdout(model_dir: str | Path, name: str = HOLDOUT) -> np.ndarray:
 
 
 def _random_training_follows(
-    driver: neo4j.Driver, database: str | None, test: set[tuple[int, int]], n_users: int,
+    driver: neo4j.Driver, database: str | None, test_pairs: np.ndarray, n_users: int,
     rng: np.random.Generator,
 ) -> list[tuple[int, int]]:
     """One random non-test follow each for up to ``n_users`` users with >= 3 follows."""
+    test = {(int(u), int(f)) for u, f in test_pairs}
     rows = list(store.read(driver, "sample_followers", database, min_follows=3))
     rng.shuffle(rows)
     hidden: list[tuple[int, int]] = []
@@ -90,19 +91,18 @@ def fit_ranker(
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     test_pairs = model_holdout(model_dir)
-    test = {(int(u), int(f)) for u, f in test_pairs}
     validation = model_holdout(model_dir, VALIDATION)
     if len(validation):
         picked = rng.permutation(len(validation))[:n_users]
         hidden = [(int(u), int(f)) for u, f in validation[np.sort(picked)]]
         source = "validation"
     else:
-        hidden = _random_training_follows(driver, database, test, n_users, rng)
+        hidden = _random_training_follows(driver, database, test_pairs, n_users, rng)
         source = "training"
-    xs, ys = [], []
-    found = 0
     if not hidden:
         raise GraphrecError("no follows to fit a ranker on; load a graph and train first")
+    xs, ys = [], []
+    found = 0
     with held_out(driver, [*map(tuple, test_pairs.tolist()), *hidden], database):
         recommender = Recommender(driver, database, model_dir, config, use_ranker=False)
 
