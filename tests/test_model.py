@@ -58,16 +58,21 @@ def trained(tmp_path_factory):
 # --------------------------------------------------------------------------- numpy == keras
 
 
-def test_numpy_scorer_matches_keras_on_random_pairs():
+@pytest.mark.parametrize("tie", ["none", "gmf", "both"])
+def test_numpy_scorer_matches_keras_on_random_pairs(tie):
     import keras
 
     from graphrec.model.keras_model import build_neumf, export_weights, relation_model
 
-    config = NeuMFConfig(init_std=0.5, seed=3)
+    config = NeuMFConfig(init_std=0.5, seed=3, tie=tie)
     n = 50
     model = build_neumf(n, config)
     uids = np.arange(n, dtype=np.int64) * 7 + 3
-    scorer = NumpyScorer(export_weights(model, uids, config))
+    weights = export_weights(model, uids, config)
+    tables = {layer.name for layer in model.layers if isinstance(layer, keras.layers.Embedding)}
+    assert len(tables) == {"none": 4, "gmf": 3, "both": 2}[tie]
+    assert np.array_equal(weights["gmf_user"], weights["gmf_item"]) == (tie != "none")
+    scorer = NumpyScorer(weights)
     rng = np.random.default_rng(1)
     users = rng.integers(0, n, 300)
     items = rng.integers(0, n, 300)
@@ -81,6 +86,26 @@ def test_numpy_scorer_matches_keras_on_random_pairs():
         scorer.relation_embedding(users, items), relation, rtol=1e-4, atol=1e-5
     )
     assert isinstance(model.get_layer("relation"), keras.layers.Concatenate)
+
+
+def test_neumf_started_from_pretrained_towers_averages_their_logits():
+    from graphrec.model.keras_model import build_neumf, init_from_towers
+
+    n = 40
+    gmf = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5), towers=("gmf",))
+    mlp = build_neumf(n, NeuMFConfig(init_std=0.5, seed=6), towers=("mlp",))
+    model = build_neumf(n, NeuMFConfig(seed=7))
+    init_from_towers(model, gmf, mlp, alpha=0.5)
+    rng = np.random.default_rng(4)
+    inputs = {"user": rng.integers(0, n, 200).astype(np.int32),
+              "item": rng.integers(0, n, 200).astype(np.int32)}
+
+    def logit(m):
+        p = np.asarray(m.predict(inputs, verbose=0), np.float64).ravel()
+        return np.log(p / (1 - p))
+
+    assert logit(gmf).std() > 1e-3 and logit(mlp).std() > 1e-3
+    np.testing.assert_allclose(logit(model), 0.5 * (logit(gmf) + logit(mlp)), atol=1e-4)
 
 
 def test_trained_artifacts_agree(trained):
@@ -176,7 +201,8 @@ def test_leave_one_out_split_holds_out_one_follow_per_active_user():
     assert np.array_equal(again.test_items, split.test_items)
 
 
-def test_training_never_sees_held_out_follows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("pretrain_epochs", [0, 1])
+def test_training_never_sees_held_out_follows(tmp_path, monkeypatch, pretrain_epochs):
     from graphrec.model import train as train_module
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
@@ -189,13 +215,14 @@ def test_training_never_sees_held_out_follows(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "training_examples", recording)
     src, dst = community_follows(communities=2, size=12, follows=5)
-    train_module.train(src, dst, tmp_path, NeuMFConfig(epochs=1, batch_size=1024), silent=True)
+    config = NeuMFConfig(epochs=1, batch_size=1024, pretrain_epochs=pretrain_epochs)
+    train_module.train(src, dst, tmp_path, config, silent=True)
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / artifacts.HOLDOUT) as held:
         hu, hi = scorer.index_of(held["users"]), scorer.index_of(held["items"])
     assert hu.size == 24  # every user has 5 follows -> one held out each
     held_keys = set((hu * 10_000 + hi).tolist())
-    assert len(seen) == 2  # validation set + one epoch
+    assert len(seen) == 2 + 2 * pretrain_epochs  # validation, GMF and MLP alone, one epoch
     for users, items in seen:
         assert not held_keys & set((users * 10_000 + items).tolist())
 

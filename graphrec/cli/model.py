@@ -84,6 +84,12 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam rate.")
 @click.option("--early-stopping", type=click.Choice(["ranking", "loss"]),
               help="Keep the epoch with the best validation HR@10 estimate (default) or loss.")
+@click.option("--pretrain-epochs", type=click.IntRange(min=0),
+              help="Pre-train GMF and MLP alone this many epochs each, then start NeuMF "
+                   "from them (NCF paper) [default: 0, no pre-training].")
+@click.option("--tie", type=click.Choice(["none", "gmf", "mlp", "both"]),
+              help="Share one embedding table per tower between a uid as follower and as "
+                   "followed account (helps graphs where follows are mostly mutual).")
 @click.option("--eval-users", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Users sampled for the evaluation after training.")
 @click.option("--write-embeddings", is_flag=True, help="Run `graphrec embed` afterwards.")
@@ -92,7 +98,7 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @pass_app
 def train(
     app: App, epochs, model_dir, from_csv, no_holdout, batch_size, negatives, learning_rate,
-    early_stopping, eval_users, write_embeddings, as_json, silent,
+    early_stopping, pretrain_epochs, tie, eval_users, write_embeddings, as_json, silent,
 ) -> None:
     """Train NeuMF on the follow graph and evaluate it on held-out follows.
 
@@ -111,7 +117,8 @@ def train(
     model_dir = model_dir or default_model_dir()
     overrides = {
         "epochs": epochs, "batch_size": batch_size, "negatives": negatives,
-        "learning_rate": learning_rate, "early_stopping": early_stopping,
+        "learning_rate": learning_rate, "early_stopping": early_stopping, "tie": tie,
+        "pretrain_epochs": pretrain_epochs,
     }
     config = dataclasses.replace(
         NeuMFConfig(), **{k: v for k, v in overrides.items() if v is not None}

@@ -48,11 +48,18 @@ class NeuMFConfig:
 
     latent_dim: int = 8  # GMF and MLP embedding size
     mlp_layers: tuple[int, ...] = (64, 32, 16, 8)
+    # "gmf", "mlp" or "both": one embedding table per tower for a uid as follower and as
+    # followed account, so "a follows b" informs "b follows a" (reciprocal graphs)
+    tie: str = "none"
     negatives: int = 16
     batch_size: int = 65536
     epochs: int = 20
     learning_rate: float = 0.01
     l2: float = 0.0
+    # > 0: train GMF and MLP alone this many epochs each, start NeuMF from them (NCF paper)
+    # and fine-tune it at finetune_learning_rate
+    pretrain_epochs: int = 0
+    finetune_learning_rate: float = 0.001
     init_std: float = 0.01
     validation_fraction: float = 0.05
     patience: int = 3

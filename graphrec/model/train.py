@@ -11,6 +11,7 @@ more than a million examples a second.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -25,7 +26,11 @@ import tensorflow as tf  # noqa: E402
 from graphrec.evaluate import index_follows, leave_one_out_split  # noqa: E402
 from graphrec.model import artifacts  # noqa: E402
 from graphrec.model.artifacts import NeuMFConfig  # noqa: E402
-from graphrec.model.keras_model import build_neumf, export_weights  # noqa: E402
+from graphrec.model.keras_model import (  # noqa: E402
+    build_neumf,
+    export_weights,
+    init_from_towers,
+)
 from graphrec.model.sampling import is_known, known_pairs, training_examples  # noqa: E402
 from graphrec.model.scorer import NumpyScorer  # noqa: E402
 from graphrec.progress import Progress  # noqa: E402
@@ -161,6 +166,37 @@ class RankingProbe:
         return float((exact_above + above * others / drawn < self.k).mean())
 
 
+def _compiled(model: keras.Model, learning_rate: float) -> keras.Model:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+        jit_compile=True,
+    )
+    return model
+
+
+def _pretrain(
+    tower: str,
+    n_ids: int,
+    config: NeuMFConfig,
+    fit: tuple[np.ndarray, np.ndarray],
+    known: np.ndarray,
+    rng: np.random.Generator,
+    batch_size: int,
+    silent: bool,
+) -> keras.Model:
+    """GMF or MLP alone, trained for ``config.pretrain_epochs`` on fresh negatives."""
+    model = _compiled(build_neumf(n_ids, config, towers=(tower,)), config.learning_rate)
+    for epoch in range(1, config.pretrain_epochs + 1):
+        users, items, labels = training_examples(*fit, n_ids, known, config.negatives, rng)
+        ds, factor = _batches(users, items, labels, batch_size)
+        loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
+        if not silent:
+            print(f"pre-training {tower} {epoch}/{config.pretrain_epochs}: loss {loss:.4f}",
+                  file=sys.stderr, flush=True)
+    return model
+
+
 def _save_curves(history: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -236,11 +272,13 @@ def train(
     examples_per_epoch = fit_users.size * (1 + config.negatives)
     batch_size = _effective_batch(config, examples_per_epoch)
     model = build_neumf(n_ids, config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss="binary_crossentropy",
-        jit_compile=True,
-    )
+    learning_rate = config.learning_rate
+    if config.pretrain_epochs:
+        towers = [_pretrain(t, n_ids, config, (fit_users, fit_items), known, rng, batch_size,
+                            silent) for t in ("gmf", "mlp")]
+        init_from_towers(model, *towers)
+        learning_rate = config.finetune_learning_rate
+    _compiled(model, learning_rate)
     val_ds, val_factor = _batches(*val_data, batch_size) if n_val else (None, 1.0)
     followers = np.bincount(fit_items, minlength=n_ids)
     probe = RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
