@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from test_pools import ME, load_follows, random_model
 from test_recommend import world  # noqa: F401  (the shared tiny-graph fixture)
@@ -161,6 +162,31 @@ def test_features_are_relative_to_the_users_own_pool():
     assert light[:, F["cof_rel"]].tolist() == [0.25, 0.5, 1.0]
     assert light[:, F["cof_rank"]].argmax() == 2 and light[:, F["model_rank"]].argmax() == 1
     assert light[:, F["model_rel"]].max() == 0.0
+
+
+@pytest.mark.parametrize("pool,key,feature", [
+    ("similar_relations", "paths", "sim_rel"),
+    ("similar_relations", "n_via", "sim_shared_rel"),
+    ("friends_of_friends", "paths", "fof_rel"),
+    ("friends_of_friends", "adamic_adar", "aa_rel"),
+    ("followers_of_followees", "paths", "cof_rel"),
+    ("followers_of_followees", "cofollow", "cofollow_rel"),
+    ("followers_of_followees", "cosine", "cos_rel"),
+    ("expansion", "paths", "expansion_rel"),
+])
+def test_each_piece_of_pool_evidence_reaches_its_feature(pool, key, feature):
+    from graphrec.recommend.pools import Candidate
+    from graphrec.recommend.rank import F, features
+
+    cands = [Candidate(i) for i in range(3)]
+    cands[0].add(pool, 5, **{key: 2.0})
+    cands[1].add(pool, 5, **{key: 4.0})
+    cands[2].add("popular", 5)
+    x = features(cands, np.zeros(3), np.zeros(3, bool))
+    assert x[:, F[feature]].tolist() == [0.5, 1.0, 0.0]
+    others = [i for name, i in F.items() if name.endswith("_rel") and name not in
+              (feature, "model_rel")]
+    assert not x[:, others].any()
 
 
 def test_fit_logistic_finds_the_signal():

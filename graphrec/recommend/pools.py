@@ -86,6 +86,14 @@ class PopularCache:
             self._rows = None
 
 
+def _rows(records: list[neo4j.Record]) -> list[dict]:
+    """Records as plain dicts (a Record is a tuple: zipping beats its __getitem__)."""
+    if not records:
+        return []
+    keys = records[0].keys()
+    return [dict(zip(keys, r, strict=True)) for r in records]
+
+
 def similar_relations(
     driver: neo4j.Driver, database: str | None, uid: int, via: list[int], cfg: PoolConfig,
     limit: int,
@@ -96,7 +104,7 @@ def similar_relations(
         driver, "pool_similar_relations", database, uid=uid, via=via[: cfg.max_relations],
         index=store.VECTOR_INDEX, neighbours=cfg.neighbours, evidence=cfg.evidence, limit=limit,
     )
-    return [dict(r) for r in records]
+    return _rows(records)
 
 
 def friends_of_friends(
@@ -109,7 +117,7 @@ def friends_of_friends(
         driver, "pool_friends_of_friends", database, uid=uid, via=via[: cfg.max_followees],
         max_out=cfg.max_out, evidence=cfg.evidence, limit=limit,
     )
-    return [dict(r) for r in records]
+    return _rows(records)
 
 
 def followers_of_followees(
@@ -123,7 +131,7 @@ def followers_of_followees(
         max_followers=cfg.max_followers, max_cofollowers=cfg.max_cofollowers,
         max_out=cfg.max_out, evidence=cfg.evidence, limit=limit,
     )
-    return [dict(r) for r in records]
+    return _rows(records)
 
 
 _EXECUTOR: ThreadPoolExecutor | None = None
@@ -183,14 +191,15 @@ def gather(
 
     def take(pool: str, rows: list[dict]) -> None:
         for position, row in enumerate(rows):
-            c = int(row["uid"])
+            c = int(row.pop("uid"))
             if c in skip:
                 continue
             cand = candidates.get(c)
             if cand is None:
                 cand = candidates[c] = Candidate(c)
-            evidence = {key: row[key] for key in row if key not in ("uid", "followers")}
-            cand.add(pool, row.get("followers", 0), position=position, **evidence)
+            followers = row.pop("followers", 0)
+            row["position"] = position
+            cand.add(pool, followers, **row)
 
     def full() -> bool:
         return not cfg.exhaustive and len(candidates) >= target

@@ -41,6 +41,21 @@ FEATURES = (
 )
 F = {name: i for i, name in enumerate(FEATURES)}
 
+# The pool evidence the features are built from, in the column order features() unpacks.
+_RAW = (
+    ("similar_relations", "paths"),
+    ("similar_relations", "n_via"),
+    ("friends_of_friends", "paths"),
+    ("friends_of_friends", "adamic_adar"),
+    ("followers_of_followees", "paths"),
+    ("followers_of_followees", "cofollow"),
+    ("followers_of_followees", "cosine"),
+    ("expansion", "paths"),
+)
+_RAW_BY_POOL: dict[str, list[tuple[str, int]]] = {}
+for _col, (_pool, _key) in enumerate(_RAW):
+    _RAW_BY_POOL.setdefault(_pool, []).append((_key, _col))
+
 
 def _relative(v: np.ndarray) -> np.ndarray:
     top = v.max(initial=0.0)
@@ -63,25 +78,26 @@ def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> n
     if n == 0:
         return x
 
-    def raw(pool: str, key: str) -> np.ndarray:
-        return np.array([c.feature(pool, key) for c in cands], dtype=np.float64)
-
-    sim = raw("similar_relations", "paths")
-    aa = raw("friends_of_friends", "adamic_adar")
-    cof = raw("followers_of_followees", "paths")
-    cofollow = raw("followers_of_followees", "cofollow")
+    # one pass over the candidates for every raw value (this runs on every request)
+    raw = np.zeros((n, len(_RAW)), dtype=np.float64)
+    for row, c in enumerate(cands):
+        for pool, evidence in c.evidence.items():
+            for key, col in _RAW_BY_POOL.get(pool, ()):
+                value = evidence.get(key)
+                if value:
+                    raw[row, col] = value
+    sim, n_via, fof, aa, cof, cofollow, cosine, expansion = raw.T
     x[:, F["sim_rel"]] = _relative(sim)
-    x[:, F["sim_shared_rel"]] = _relative(raw("similar_relations", "n_via"))
-    x[:, F["fof_rel"]] = _relative(raw("friends_of_friends", "paths"))
+    x[:, F["sim_shared_rel"]] = _relative(n_via)
+    x[:, F["fof_rel"]] = _relative(fof)
     x[:, F["aa_rel"]] = _relative(aa)
     x[:, F["aa_rank"]] = _rank_percentile(aa)
     x[:, F["cof_rel"]] = _relative(cof)
     x[:, F["cofollow_rel"]] = _relative(cofollow)
     x[:, F["cof_rank"]] = _rank_percentile(cof + cofollow)
-    cosine = raw("followers_of_followees", "cosine")
     x[:, F["cos_rel"]] = _relative(cosine)
     x[:, F["cos_rank"]] = _rank_percentile(cosine)
-    x[:, F["expansion_rel"]] = _relative(raw("expansion", "paths"))
+    x[:, F["expansion_rel"]] = _relative(expansion)
     x[:, F["popularity"]] = np.log1p([c.followers for c in cands])
     x[:, F["n_pools"]] = [len([p for p in c.pools if p != "popular"]) for c in cands]
     if known.any():
