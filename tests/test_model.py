@@ -344,3 +344,23 @@ def test_train_from_csv_without_active_users_skips_evaluation(cli_env, tmp_path)
     assert data["held_out"] == 0 and "metrics" not in data
     assert "nothing held out" in result.stderr
     assert NumpyScorer.load(model_dir).uids.tolist() == list(range(31))
+
+
+def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
+    csv = tmp_path / "follows.csv"
+    src, dst = community_follows(communities=2, size=10, follows=4)
+    csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
+    model_dir = tmp_path / "m"
+    result = CliRunner().invoke(
+        cli, ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(model_dir),
+              "--latent-dim", "4", "--tie", "gmf", "--pretrain-epochs", "1", "--no-holdout",
+              "--json"],
+        env=cli_env, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    scorer = NumpyScorer.load(model_dir)
+    config = scorer.config
+    assert (config.latent_dim, config.tie, config.pretrain_epochs) == (4, "gmf", 1)
+    assert scorer.relation_dim == 4 + 8
+    assert np.array_equal(scorer.gmf_user, scorer.gmf_item)
+    assert not np.array_equal(scorer.mlp_user, scorer.mlp_item)

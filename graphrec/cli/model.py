@@ -84,6 +84,9 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam rate.")
 @click.option("--early-stopping", type=click.Choice(["ranking", "loss"]),
               help="Keep the epoch with the best validation HR@10 estimate (default) or loss.")
+@click.option("--latent-dim", type=click.IntRange(min=1),
+              help="GMF and MLP embedding size [default: 8]; the relation embedding is this "
+                   "plus the last MLP layer (8) wide.")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0),
               help="Pre-train GMF and MLP alone this many epochs each, then start NeuMF "
                    "from them (NCF paper) [default: 0, no pre-training].")
@@ -98,7 +101,7 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @pass_app
 def train(
     app: App, epochs, model_dir, from_csv, no_holdout, batch_size, negatives, learning_rate,
-    early_stopping, pretrain_epochs, tie, eval_users, write_embeddings, as_json, silent,
+    early_stopping, latent_dim, pretrain_epochs, tie, eval_users, write_embeddings, as_json, silent,
 ) -> None:
     """Train NeuMF on the follow graph and evaluate it on held-out follows.
 
@@ -118,7 +121,7 @@ def train(
     overrides = {
         "epochs": epochs, "batch_size": batch_size, "negatives": negatives,
         "learning_rate": learning_rate, "early_stopping": early_stopping, "tie": tie,
-        "pretrain_epochs": pretrain_epochs,
+        "pretrain_epochs": pretrain_epochs, "latent_dim": latent_dim,
     }
     config = dataclasses.replace(
         NeuMFConfig(), **{k: v for k, v in overrides.items() if v is not None}
