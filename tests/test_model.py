@@ -92,9 +92,9 @@ def test_neumf_started_from_pretrained_towers_averages_their_logits():
     from graphrec.model.keras_model import build_neumf, init_from_towers
 
     n = 40
-    gmf = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5), towers=("gmf",))
-    mlp = build_neumf(n, NeuMFConfig(init_std=0.5, seed=6), towers=("mlp",))
-    model = build_neumf(n, NeuMFConfig(seed=7))
+    gmf = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5, tie="none"), towers=("gmf",))
+    mlp = build_neumf(n, NeuMFConfig(init_std=0.5, seed=6, tie="none"), towers=("mlp",))
+    model = build_neumf(n, NeuMFConfig(seed=7, tie="none"))
     init_from_towers(model, gmf, mlp, alpha=0.5)
     rng = np.random.default_rng(4)
     inputs = {"user": rng.integers(0, n, 200).astype(np.int32),
@@ -238,7 +238,7 @@ def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
     split = leave_one_out_split(s, d, n, seed=1)
     known = known_pairs(s, d, n)
     config = NeuMFConfig(rank_pool=n, rank_users=n, seed=5)
-    model = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5))
+    model = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5, tie="none"))
     probe = RankingProbe(split.test_users, split.test_items, n, known, config,
                          np.bincount(split.train_dst, minlength=n))
     grid_u, grid_i = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
@@ -364,3 +364,20 @@ def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
     assert scorer.relation_dim == 4 + 8
     assert np.array_equal(scorer.gmf_user, scorer.gmf_item)
     assert not np.array_equal(scorer.mlp_user, scorer.mlp_item)
+
+
+@pytest.mark.parametrize("mutual,expected", [(True, "gmf"), (False, "none")])
+def test_auto_tie_follows_the_graphs_reciprocity(tmp_path, mutual, expected):
+    from graphrec.model.train import train
+
+    src, dst = community_follows(communities=2, size=10, follows=4)
+    if mutual:  # every follow followed back
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+    else:  # only "upwards" follows: none can be followed back
+        up = src < dst
+        src, dst = src[up], dst[up]
+    figures = train(src, dst, tmp_path, NeuMFConfig(epochs=1, batch_size=1024), silent=True)
+    assert figures["tie"] == expected
+    # measured on the training follows: the hold-out and validation split break a few pairs
+    assert figures["reciprocity"] > 0.7 if mutual else figures["reciprocity"] == 0.0
+    assert NumpyScorer.load(tmp_path).config.tie == expected

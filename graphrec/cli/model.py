@@ -90,9 +90,10 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @click.option("--pretrain-epochs", type=click.IntRange(min=0),
               help="Pre-train GMF and MLP alone this many epochs each, then start NeuMF "
                    "from them (NCF paper) [default: 0, no pre-training].")
-@click.option("--tie", type=click.Choice(["none", "gmf", "mlp", "both"]),
-              help="Share one embedding table per tower between a uid as follower and as "
-                   "followed account (helps graphs where follows are mostly mutual).")
+@click.option("--tie", type=click.Choice(["auto", "none", "gmf", "mlp", "both"]),
+              help="One embedding table per tower for a uid as follower and as followed "
+                   "account. auto (default): tie GMF when at least half of the follows are "
+                   "followed back.")
 @click.option("--eval-users", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Users sampled for the evaluation after training.")
 @click.option("--write-embeddings", is_flag=True, help="Run `graphrec embed` afterwards.")

@@ -22,6 +22,7 @@ RELATION_LAYER = "relation"
 
 
 TOWERS = ("gmf", "mlp")
+TIES = ("none", "gmf", "mlp", "both")
 
 
 def build_neumf(
@@ -36,6 +37,8 @@ def build_neumf(
         raise ValueError("n_ids must be positive")
     if not towers or set(towers) - set(TOWERS):
         raise ValueError(f"towers must be a non-empty subset of {TOWERS}")
+    if config.tie not in TIES:
+        raise ValueError(f"tie must be one of {TIES} (train resolves 'auto'), not {config.tie!r}")
     reg = keras.regularizers.L2(config.l2) if config.l2 else None
 
     user = keras.Input(shape=(), dtype="int32", name="user")

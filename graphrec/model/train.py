@@ -10,6 +10,7 @@ more than a million examples a second.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -34,6 +35,21 @@ from graphrec.model.keras_model import (  # noqa: E402
 from graphrec.model.sampling import is_known, known_pairs, training_examples  # noqa: E402
 from graphrec.model.scorer import NumpyScorer  # noqa: E402
 from graphrec.progress import Progress  # noqa: E402
+
+RECIPROCAL = 0.5  # share of follows followed back above which tie="auto" ties the GMF tables
+
+
+def follow_back_share(src: np.ndarray, dst: np.ndarray, n_ids: int) -> float:
+    """Share of follows (u, v) whose reverse (v, u) is a follow too."""
+    if src.size == 0:
+        return 0.0
+    return float(is_known(dst, src, known_pairs(src, dst, n_ids), n_ids).mean())
+
+
+def auto_tie(reciprocity: float) -> str:
+    """tie="auto": one GMF table per uid on mostly mutual graphs, where "a follows b" says
+    most about "b follows a"; separate tables otherwise (they lose on directed graphs)."""
+    return "gmf" if reciprocity >= RECIPROCAL else "none"
 
 
 def _batches(
@@ -264,6 +280,9 @@ def train(
     fit_users, fit_items, val_users, val_items = validation_split(
         train_src, train_dst, n_ids, config.validation_fraction, config.seed
     )
+    reciprocity = follow_back_share(train_src, train_dst, n_ids)
+    if config.tie == "auto":
+        config = dataclasses.replace(config, tie=auto_tie(reciprocity))
     n_val = val_users.size
     np.savez(model_dir / artifacts.VALIDATION, users=uids[val_users], items=uids[val_items])
     val_rng = np.random.default_rng(config.seed + 7)
@@ -348,6 +367,8 @@ def train(
         "best_val_hr@10": float(history[best_epoch - 1]["val_hr@10"]),
         "early_stopping": "ranking" if by_ranking else "loss",
         "held_out": int(src.size - train_src.size),
+        "reciprocity": round(reciprocity, 4),
+        "tie": config.tie,
     }
     meta = {
         "version": uuid.uuid4().hex,
