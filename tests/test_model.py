@@ -366,7 +366,7 @@ def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
     assert not np.array_equal(scorer.mlp_user, scorer.mlp_item)
 
 
-@pytest.mark.parametrize("mutual,expected", [(True, "gmf"), (False, "none")])
+@pytest.mark.parametrize("mutual,expected", [(True, "both"), (False, "none")])
 def test_auto_tie_follows_the_graphs_reciprocity(tmp_path, mutual, expected):
     from graphrec.model.train import train
 

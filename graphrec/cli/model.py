@@ -92,8 +92,8 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
                    "from them (NCF paper) [default: 0, no pre-training].")
 @click.option("--tie", type=click.Choice(["auto", "none", "gmf", "mlp", "both"]),
               help="One embedding table per tower for a uid as follower and as followed "
-                   "account. auto (default): tie GMF when at least half of the follows are "
-                   "followed back.")
+                   "account. auto (default): tie both towers when at least half of the "
+                   "follows are followed back, else none.")
 @click.option("--eval-users", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Users sampled for the evaluation after training.")
 @click.option("--write-embeddings", is_flag=True, help="Run `graphrec embed` afterwards.")

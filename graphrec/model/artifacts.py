@@ -49,7 +49,7 @@ class NeuMFConfig:
     latent_dim: int = 8  # GMF and MLP embedding size
     mlp_layers: tuple[int, ...] = (64, 32, 16, 8)
     # "gmf", "mlp" or "both": one embedding table per tower for a uid as follower and as
-    # followed account, so "a follows b" informs "b follows a"; "auto": "gmf" when at least
+    # followed account, so "a follows b" informs "b follows a"; "auto": "both" when at least
     # half of the training follows are followed back, else "none" (train.auto_tie)
     tie: str = "auto"
     negatives: int = 16

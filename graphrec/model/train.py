@@ -36,7 +36,7 @@ from graphrec.model.sampling import is_known, known_pairs, training_examples  # 
 from graphrec.model.scorer import NumpyScorer  # noqa: E402
 from graphrec.progress import Progress  # noqa: E402
 
-RECIPROCAL = 0.5  # share of follows followed back above which tie="auto" ties the GMF tables
+RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties the tables
 
 
 def follow_back_share(src: np.ndarray, dst: np.ndarray, n_ids: int) -> float:
@@ -47,9 +47,11 @@ def follow_back_share(src: np.ndarray, dst: np.ndarray, n_ids: int) -> float:
 
 
 def auto_tie(reciprocity: float) -> str:
-    """tie="auto": one GMF table per uid on mostly mutual graphs, where "a follows b" says
-    most about "b follows a"; separate tables otherwise (they lose on directed graphs)."""
-    return "gmf" if reciprocity >= RECIPROCAL else "none"
+    """tie="auto": one table per uid in both towers on mostly mutual graphs, where "a follows
+    b" says most about "b follows a" (slashdot0902, 84% followed back: HR@10 0.043 untied,
+    0.062 GMF tied, 0.095 both tied); separate tables otherwise (tying GMF on
+    higgs-social-prefix, 7%: 0.061 -> 0.042)."""
+    return "both" if reciprocity >= RECIPROCAL else "none"
 
 
 def _batches(
