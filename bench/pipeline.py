@@ -9,11 +9,13 @@ candidate-pool recall, and pipeline HR@10 / best single method's HR@10 (target >
 Results: bench/results/pipeline.json and a markdown table on stdout.
 
     .venv/bin/python bench/pipeline.py [--datasets wiki-vote,slashdot0902] [--quick]
+        [--retrain] [--train-args="--latent-dim 32" --out pipeline-latent32]
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 import time
@@ -36,7 +38,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
         old.unlink()
     elif args.retrain and old.exists():
         shutil.rmtree(old)
-    model_dir = rb.ensure_model(name, args.epochs, model_root, args.fit_users)
+    model_dir = rb.ensure_model(name, args.epochs, model_root, args.fit_users,
+                                shlex.split(args.train_args))
     metrics = rb.cli("evaluate", "--pipeline", "--model-dir", str(model_dir), "--users",
                      str(args.users), "--seed", str(args.seed), "--silent")
     def best(names) -> tuple[str, float]:
@@ -72,6 +75,9 @@ def main() -> None:
     parser.add_argument("--fit-users", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
+    parser.add_argument("--train-args", default="", metavar="ARGS",
+                        help='extra `graphrec train` options, e.g. --train-args="--latent-dim 32"')
+    parser.add_argument("--out", default="pipeline", help="results name in bench/results/")
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.users, args.fit_users = min(args.epochs, 2), 200, 200
@@ -79,8 +85,9 @@ def main() -> None:
     runs = {}
     for name in args.datasets.split(","):
         runs[name] = run_dataset(name.strip(), args)
-        path = rb.write_results("pipeline", {"quick": args.quick, "users": args.users,
-                                             "seed": args.seed, "runs": runs})
+        path = rb.write_results(args.out, {"quick": args.quick, "users": args.users,
+                                           "seed": args.seed, "train_args": args.train_args,
+                                           "runs": runs})
     methods = ["pipeline", "pool_model", "neumf", "popularity", "fof", "adamic_adar", "als",
                "pool:similar_relations", "pool:friends_of_friends",
                "pool:followers_of_followees"]

@@ -89,7 +89,8 @@ def open_driver():
     return _open(resolve_settings())
 
 
-def ensure_model(name: str, epochs: int, model_root: Path, fit_users: int) -> Path:
+def ensure_model(name: str, epochs: int, model_root: Path, fit_users: int,
+                 train_args: list[str] | tuple[str, ...] = ()) -> Path:
     """A hold-out model for the dataset, its embeddings in the graph, and a fitted ranker."""
     from graphrec.embed import embedding_status
     from graphrec.model.scorer import NumpyScorer
@@ -98,7 +99,7 @@ def ensure_model(name: str, epochs: int, model_root: Path, fit_users: int) -> Pa
     model_dir = model_root / name
     if not (model_dir / "weights.npz").exists():
         cli("train", "--model-dir", str(model_dir), "--epochs", str(epochs),
-            "--eval-users", "500", "--silent")
+            "--eval-users", "500", "--silent", *train_args)
     scorer = NumpyScorer.load(model_dir)
     driver = open_driver()
     try:
