@@ -37,13 +37,12 @@ class NeuMFConfig:
     Sizes follow the reference design. Training knobs are the best found with
     bench/quality.py (HR@10, 2000 users, seed 42; wiki-vote / higgs-prefix / slashdot0902):
     batch 65536 (XLA on 2 cores: > 1M examples/s) with Adam at 0.01, 16 negatives, no L2,
-    and the epoch kept by the validation HR@10 estimate with patience 3: 0.115 / 0.069 /
-    0.041, against 0.107 / 0.057 / 0.039 for the earlier 8 negatives, L2 1e-6 and stopping
-    on validation loss. L2 was what made more negatives fail: Keras applies it to the whole
-    embedding table every step, and under Adam that pulls rarely seen ids hard towards zero
-    (16 negatives with L2 1e-6: slashdot0902 0.005; without L2: 0.042). Validation loss
-    kept stopping early while the ranking estimate still rose. Neither setting beats
-    friends-of-friends on higgs-prefix or slashdot0902 (docs/benchmarks.md).
+    the epoch kept by the validation HR@10 estimate with patience 3, and tie="auto" (one
+    table per uid on graphs where most follows are mutual): 0.1235 / 0.0605 / 0.0945.
+    L2 was what made more negatives fail: Keras applies it to the whole embedding table
+    every step, and under Adam that pulls rarely seen ids hard towards zero. Pre-training
+    and more negatives did not pay; latent 32 would, at the cost of a 40-d relation
+    embedding (docs/benchmarks.md has the log).
     """
 
     latent_dim: int = 8  # GMF and MLP embedding size
