@@ -100,11 +100,16 @@ def write_embeddings(
     batch_size: int = DEFAULT_BATCH,
     silent: bool = False,
     workers: int = DEFAULT_WORKERS,
+    rebuild_index: bool = False,
 ) -> dict:
     """Write the relation embedding of every FOLLOWS; returns counts, timings and rate.
 
     Batches hold whole users (about ``batch_size`` follows each) and ``workers`` sessions
     write them at once, so computing and packing one batch overlaps the server's work.
+    By default an existing vector index stays up and is updated with every write, so pool 1
+    keeps working throughout; ``rebuild_index`` drops it first and builds it once at the end,
+    which is several times faster when every embedding changes (after a retrain) but leaves
+    recommendations without pool 1 until the index is ONLINE again.
     """
     if batch_size < 1 or workers < 1:
         raise ValueError("batch_size and workers must be positive")
@@ -114,6 +119,8 @@ def write_embeddings(
     known = (users >= 0) & (items >= 0)
     skipped = int((~known).sum())
     _set_meta(driver, database, scorer, "writing", 0, skipped)
+    if rebuild_index:
+        store.write(driver, "drop_index", database, name=store.VECTOR_INDEX)
 
     k_src, k_dst, k_users, k_items = src[known], dst[known], users[known], items[known]
     order = np.argsort(k_src, kind="stable")  # one user's follows together
@@ -153,6 +160,7 @@ def write_embeddings(
         "dims": scorer.relation_dim,
         "model_version": scorer.version,
         "index": store.VECTOR_INDEX,
+        "index_rebuilt": rebuild_index,
         "write_seconds": round(write_seconds, 3),
         "relationships_per_second": round(written / write_seconds) if write_seconds > 0 else 0,
         "index_seconds": round(index_seconds, 3),

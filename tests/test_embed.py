@@ -80,7 +80,8 @@ def test_embed_writes_one_vector_per_follow_and_an_online_index(graph, models):
     assert status["status"] == "fresh" and status["without_embedding"] == 0
 
 
-def test_rerun_after_retrain_replaces_every_embedding(graph, models):
+@pytest.mark.parametrize("rebuild_index", [False, True])
+def test_rerun_after_retrain_replaces_every_embedding(graph, models, rebuild_index):
     src, dst = ring_follows()
     load(graph, src, dst)
     first, second = (NumpyScorer.load(m) for m in models)
@@ -88,7 +89,9 @@ def test_rerun_after_retrain_replaces_every_embedding(graph, models):
     write_embeddings(graph, first, silent=True)
     before = read_embeddings(graph, src, dst)
     assert embedding_status(graph, second)["status"] == "stale"  # retrained model, old vectors
-    write_embeddings(graph, second, silent=True)
+    result = write_embeddings(graph, second, silent=True, rebuild_index=rebuild_index)
+    assert result["index_rebuilt"] is rebuild_index
+    assert _vector_index(graph)["state"] == "ONLINE"
     after = read_embeddings(graph, src, dst)
     expected = second.relation_embedding(second.index_of(src), second.index_of(dst))
     np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-6)

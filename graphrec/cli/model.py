@@ -208,13 +208,17 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
               help="Relationships per write transaction.")
 @click.option("--status", "status_only", is_flag=True,
               help="Only say whether the stored embeddings are fresh or stale.")
+@click.option("--rebuild-index", is_flag=True,
+              help="Drop the vector index, write, then build it once: several times faster "
+                   "after a retrain, but pool 1 is unavailable until the index is back.")
 @json_option
 @silent_option
 @pass_app
-def embed(app: App, model_dir, batch_size, status_only, as_json, silent) -> None:
+def embed(app: App, model_dir, batch_size, status_only, rebuild_index, as_json, silent) -> None:
     """Store each FOLLOWS' relation embedding as r.embedding and index it (cosine).
 
-    Re-running after a retrain replaces every embedding; follows added since get one.
+    Re-running after a retrain replaces every embedding; follows added since get one. The
+    index stays up (and is updated row by row) unless --rebuild-index is given.
 
     \b
     Example:
@@ -229,7 +233,8 @@ def embed(app: App, model_dir, batch_size, status_only, as_json, silent) -> None
         result = embedding_status(app.driver, scorer, app.database)
     else:
         result = write_embeddings(
-            app.driver, scorer, app.database, batch_size=batch_size, silent=silent or as_json
+            app.driver, scorer, app.database, batch_size=batch_size, silent=silent or as_json,
+            rebuild_index=rebuild_index,
         )
     if as_json:
         emit_json(result)
