@@ -98,15 +98,3 @@ def generate_follows(
         uid=key // users + 1, fid=key % users + 1, community=community, users=users
     )
 
-
-def reciprocity(uid: np.ndarray, fid: np.ndarray) -> float:
-    """Share of distinct non-self follows (u, v) whose reverse (v, u) is present too."""
-    keep = uid != fid
-    ids, dense = np.unique(np.concatenate((uid[keep], fid[keep])), return_inverse=True)
-    if ids.size == 0:
-        return 0.0
-    n = np.int64(ids.size)
-    u, v = dense[: dense.size // 2], dense[dense.size // 2 :]
-    pairs = np.unique(u * n + v)
-    reverse = (pairs % n) * n + pairs // n
-    return float(np.isin(reverse, pairs).mean())

@@ -1,4 +1,5 @@
-"""What is in the graph: users, follows, degree percentiles, the most-followed accounts."""
+"""What is in the graph: users, follows, degree percentiles, the most-followed accounts,
+reciprocity."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ def follow_pairs(
     fid = np.fromiter((r["fid"] for r in records), dtype=np.int64, count=len(records))
     order = np.lexsort((fid, uid))
     return uid[order], fid[order]
+
+
+def reciprocity(uid: np.ndarray, fid: np.ndarray) -> float:
+    """Share of distinct non-self follows (u, v) whose reverse (v, u) is present too."""
+    keep = uid != fid
+    ids, dense = np.unique(np.concatenate((uid[keep], fid[keep])), return_inverse=True)
+    if ids.size == 0:
+        return 0.0
+    n = np.int64(ids.size)
+    u, v = dense[: dense.size // 2], dense[dense.size // 2 :]
+    pairs = np.unique(u * n + v)
+    reverse = (pairs % n) * n + pairs // n
+    return float(np.isin(reverse, pairs).mean())

@@ -7,8 +7,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from graphrec.generate import generate_follows, reciprocity
+from graphrec.generate import generate_follows
 from graphrec.io import clean, read_follows, write_follows_csv
+from graphrec.stats import reciprocity
 
 
 def _digest(path) -> str:

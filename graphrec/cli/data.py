@@ -104,8 +104,9 @@ def generate(users: int, out: Path, seed: int, avg_follows: float, as_json: bool
     import numpy as np
 
     from graphrec.errors import InputError
-    from graphrec.generate import generate_follows, reciprocity
+    from graphrec.generate import generate_follows
     from graphrec.io import write_follows_csv
+    from graphrec.stats import reciprocity
 
     graph = generate_follows(users, seed=seed, avg_follows=avg_follows)
     try:
