@@ -66,9 +66,6 @@ class Candidate:
             self.evidence[pool] = evidence
         self.followers = max(self.followers, int(followers or 0))
 
-    def feature(self, pool: str, key: str, default: float = 0.0) -> float:
-        return float(self.evidence.get(pool, {}).get(key, default) or 0.0)
-
 
 class PopularCache:
     """The most-followed accounts, read once per process (pool 4 is not per-user work)."""
