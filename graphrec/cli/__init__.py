@@ -6,6 +6,8 @@ Keep heavy imports (TensorFlow, pandas) inside command bodies so ``graphrec --he
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from graphrec import __version__
@@ -36,6 +38,10 @@ def cli(ctx: click.Context, uri, user, password, database) -> None:
         graphrec train
         graphrec recommend --user 42
     """
+    # Two write sessions touching the same accounts (load, embed) sometimes deadlock; the driver
+    # retries the transaction and says so at WARNING with the whole lock dump. Expected, and
+    # handled: only a failure after the retries reaches the user, as an error.
+    logging.getLogger("neo4j.session").setLevel(logging.ERROR)
     ctx.obj = App(resolve_settings(uri, user, password, database), ctx)
 
 
