@@ -17,5 +17,5 @@ run train bench/train.py --epochs 4
 run recommend bench/recommend.py
 run quality bench/quality.py
 run pipeline bench/pipeline.py --users 2000
-run embed bench/embed.py models/bench/slashdot0902 --runs 3   # slashdot0902 is loaded last
+run embed bench/embed.py models/bench/slashdot0902 --runs 1   # slashdot0902 is loaded last; each run rebuilds the index (~3 min)
 graphrec neo4j stop >/dev/null
