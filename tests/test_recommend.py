@@ -14,9 +14,11 @@ import pytest
 from click.testing import CliRunner
 from test_pools import EDGES, ME, USERS, load_follows, random_model, set_flags
 
+from graphrec import store
 from graphrec.cli import cli
-from graphrec.embed import write_embeddings
+from graphrec.embed import ensure_vector_index, write_embeddings
 from graphrec.model.scorer import NumpyScorer
+from graphrec.recommend import service
 from graphrec.recommend.service import Recommender
 
 
@@ -160,6 +162,23 @@ def test_eight_concurrent_callers(world, driver):
         got = list(pool.map(lambda u: (u, [r.uid for r in recommender.recommend(u, 5)]), calls))
     assert len(got) == len(calls)
     assert all(uids == expected[u] for u, uids in got)
+
+
+def test_pool_1_steps_aside_while_the_index_is_gone_and_comes_back(world, driver, monkeypatch):
+    recommender = Recommender(driver, None, world)
+    me = recommender.user(ME)
+    assert "similar_relations" in recommender.candidates(me, 5).ran
+    before = [r.uid for r in recommender.recommend(ME, 5)]
+
+    # another process rebuilds the index (`graphrec embed --rebuild-index`) under this one
+    store.write(driver, "drop_index", None, name=store.VECTOR_INDEX)
+    assert "similar_relations" not in recommender.candidates(me, 5).ran
+    assert recommender.recommend(ME, 5)  # answered from pools 2-4 instead of failing
+
+    ensure_vector_index(driver, NumpyScorer.load(world).relation_dim)
+    monkeypatch.setattr(service, "VECTOR_RECHECK_SECONDS", 0.0)
+    assert "similar_relations" in recommender.candidates(me, 5).ran
+    assert [r.uid for r in recommender.recommend(ME, 5)] == before
 
 
 def test_recommend_does_not_import_tensorflow(world, cli_env):

@@ -210,7 +210,8 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
               help="Only say whether the stored embeddings are fresh or stale.")
 @click.option("--rebuild-index", is_flag=True,
               help="Drop the vector index, write, then build it once: several times faster "
-                   "after a retrain, but pool 1 is unavailable until the index is back.")
+                   "after a retrain, and a faster index; until it is back, recommend runs "
+                   "without pool 1.")
 @json_option
 @silent_option
 @pass_app

@@ -8,6 +8,7 @@ every request runs its own queries through the shared driver.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import neo4j
 import numpy as np
 
 from graphrec import store
-from graphrec.errors import ModelNotFound, UnknownUser
+from graphrec.errors import GraphrecError, ModelNotFound, UnknownUser
 from graphrec.model.artifacts import META, WEIGHTS
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import rank
@@ -24,6 +25,9 @@ from graphrec.recommend.explain import explain, explain_model
 from graphrec.recommend.pools import Candidate, PoolConfig, PoolResult, PopularCache, gather
 
 STRATEGIES = ("graph", "model")
+# While the vector index is missing or still populating (`graphrec embed --rebuild-index` in
+# another process), pool 1 is skipped; a long-running process looks again this often.
+VECTOR_RECHECK_SECONDS = 30.0
 
 
 @dataclass
@@ -70,6 +74,7 @@ class Recommender:
                     self.ranker = ranker
         self.popular = PopularCache()
         self._vectors: bool | None = None
+        self._vectors_checked = 0.0
         self._lock = threading.Lock()
 
     # -- what the graph knows -------------------------------------------------------------
@@ -82,14 +87,23 @@ class Recommender:
                          [int(u) for u in record["blocked"]])
 
     def vectors_ready(self) -> bool:
-        """Pool 1 needs a model and an ONLINE `follow_embedding` index."""
+        """Pool 1 needs a model and an ONLINE `follow_embedding` index (re-checked every
+        VECTOR_RECHECK_SECONDS while it is not)."""
         with self._lock:
-            if self._vectors is None:
+            stale = time.monotonic() - self._vectors_checked > VECTOR_RECHECK_SECONDS
+            if self._vectors is None or (not self._vectors and stale):
                 self._vectors = self.scorer is not None and any(
                     r["name"] == store.VECTOR_INDEX and r["state"] == "ONLINE"
                     for r in store.read(self.driver, "show_indexes", self.database)
                 )
+                self._vectors_checked = time.monotonic()
             return self._vectors
+
+    def _vectors_gone(self) -> bool:
+        """After pool 1 failed: is it because the index went away (dropped, rebuilding)?"""
+        with self._lock:
+            self._vectors = None
+        return not self.vectors_ready()
 
     # -- model ----------------------------------------------------------------------------
 
@@ -123,10 +137,20 @@ class Recommender:
     ) -> PoolResult:
         excluded = set(user.blocked) | {int(u) for u in exclude}
         ranked = self._ranked_follows(user.uid, user.follows) if user.follows else []
-        return gather(
-            self.driver, self.database, user.uid, user.follows, ranked, k, self.config,
-            self.popular, excluded, use_vectors=self.vectors_ready(),
-        )
+        use_vectors = self.vectors_ready()
+        try:
+            return gather(
+                self.driver, self.database, user.uid, user.follows, ranked, k, self.config,
+                self.popular, excluded, use_vectors=use_vectors,
+            )
+        except GraphrecError:
+            if not (use_vectors and self._vectors_gone()):
+                raise
+            # the index was dropped under us: answer from pools 2-4 rather than fail
+            return gather(
+                self.driver, self.database, user.uid, user.follows, ranked, k, self.config,
+                self.popular, excluded, use_vectors=False,
+            )
 
     def rank_candidates(
         self, user: UserState, pools: PoolResult
