@@ -2,7 +2,7 @@
 
 Against the bench server (GRAPHREC_SERVER_DIR / GRAPHREC_BOLT_PORT, graph already loaded and
 MODEL_DIR trained on it): each run is ``write_embeddings(rebuild_index=True)``, the path of
-`graphrec embed --rebuild-index`: drop the vector index, write every FOLLOWS embedding, build
+`graphrec embed` (its default): drop the vector index, write every FOLLOWS embedding, build
 the index once. The first run is reported apart (cold server
 caches and JIT); the median is over the runs after it. After each run it also counts the
 index's Lucene segments on disk (local server only: one HNSW graph per segment, and a query

@@ -170,7 +170,7 @@ def test_pool_1_steps_aside_while_the_index_is_gone_and_comes_back(world, driver
     assert "similar_relations" in recommender.candidates(me, 5).ran
     before = [r.uid for r in recommender.recommend(ME, 5)]
 
-    # another process rebuilds the index (`graphrec embed --rebuild-index`) under this one
+    # another process rebuilds the index (`graphrec embed`) under this one
     store.write(driver, "drop_index", None, name=store.VECTOR_INDEX)
     assert "similar_relations" not in recommender.candidates(me, 5).ran
     assert recommender.recommend(ME, 5)  # answered from pools 2-4 instead of failing

@@ -208,10 +208,10 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
               help="Relationships per write transaction.")
 @click.option("--status", "status_only", is_flag=True,
               help="Only say whether the stored embeddings are fresh or stale.")
-@click.option("--rebuild-index", is_flag=True,
-              help="Drop the vector index, write, then build it once: several times faster "
-                   "after a retrain, and a faster index; until it is back, recommend runs "
-                   "without pool 1.")
+@click.option("--rebuild-index/--keep-index", default=True, show_default=True,
+              help="Drop the vector index, write, then build it once (a five times faster "
+                   "index; recommend runs without pool 1 until it is back), or keep it up and "
+                   "update it row by row.")
 @json_option
 @silent_option
 @pass_app
@@ -219,7 +219,7 @@ def embed(app: App, model_dir, batch_size, status_only, rebuild_index, as_json, 
     """Store each FOLLOWS' relation embedding as r.embedding and index it (cosine).
 
     Re-running after a retrain replaces every embedding; follows added since get one. The
-    index stays up (and is updated row by row) unless --rebuild-index is given.
+    index is dropped and built again afterwards unless --keep-index is given.
 
     \b
     Example:

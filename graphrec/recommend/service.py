@@ -25,7 +25,7 @@ from graphrec.recommend.explain import explain, explain_model
 from graphrec.recommend.pools import Candidate, PoolConfig, PoolResult, PopularCache, gather
 
 STRATEGIES = ("graph", "model")
-# While the vector index is missing or still populating (`graphrec embed --rebuild-index` in
+# While the vector index is missing or still populating (`graphrec embed` rebuilding it in
 # another process), pool 1 is skipped; a long-running process looks again this often.
 VECTOR_RECHECK_SECONDS = 30.0
 
