@@ -35,7 +35,7 @@ class PoolConfig:
     min_candidates: int = 100  # ...but at least this many (ranking needs a choice)
     # pool 1: how many of my relations query the vector index. Pool 1 proposes few candidates
     # of its own, and each relation is one vector query (about 1.6 ms on slashdot0902 with the
-    # index in one Lucene segment, 8 ms in the 88 segments Neo4j leaves by default): 5.
+    # index in two Lucene segments, 8 ms in the 88 segments Neo4j leaves by default): 5.
     max_relations: int = 5
     neighbours: int = 30  # pool 1: nearest relations per relation
     max_followees: int = 50  # pools 2/3: how many of my followees to expand from
