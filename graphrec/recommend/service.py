@@ -7,6 +7,7 @@ every request runs its own queries through the shared driver.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterable
@@ -137,20 +138,18 @@ class Recommender:
     ) -> PoolResult:
         excluded = set(user.blocked) | {int(u) for u in exclude}
         ranked = self._ranked_follows(user.uid, user.follows) if user.follows else []
+        run = functools.partial(
+            gather, self.driver, self.database, user.uid, user.follows, ranked, k, self.config,
+            self.popular, excluded,
+        )
         use_vectors = self.vectors_ready()
         try:
-            return gather(
-                self.driver, self.database, user.uid, user.follows, ranked, k, self.config,
-                self.popular, excluded, use_vectors=use_vectors,
-            )
+            return run(use_vectors=use_vectors)
         except GraphrecError:
             if not (use_vectors and self._vectors_gone()):
                 raise
             # the index was dropped under us: answer from pools 2-4 rather than fail
-            return gather(
-                self.driver, self.database, user.uid, user.follows, ranked, k, self.config,
-                self.popular, excluded, use_vectors=False,
-            )
+            return run(use_vectors=False)
 
     def rank_candidates(
         self, user: UserState, pools: PoolResult
