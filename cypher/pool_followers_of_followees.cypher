@@ -8,6 +8,10 @@
 // size alone. Not followed by me, not me, active. My follows are read once into a list
 // (`mine`): testing membership in it is far cheaper than one (me)-[:FOLLOWS]->(c) pattern
 // check per candidate.
+// Speed (slashdot0902): thousands of candidates reach the cut, so nothing before it reads a
+// property of c (ties are broken by uid only among the $limit kept; `active` is checked on
+// those too, which may leave a few fewer), and the result is one row holding a list: the
+// driver pays about 16 us per record, 3-4 ms for 200 records.
 MATCH (me:`User` {uid: $uid})
 WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
 UNWIND $via AS v
@@ -31,11 +35,15 @@ CALL (o, shared, wshared) {
 }
 WITH me, mine, c, sum(weight) AS paths, sum(wweight) AS wpaths, max(cofollow) AS cofollow,
      collect(CASE WHEN weight > 0 THEN o END) AS through
-WHERE c <> me AND NOT c IN mine AND coalesce(c.active, true)
+WHERE c <> me AND NOT c IN mine
 WITH c, paths, wpaths, cofollow, through
-ORDER BY paths + cofollow DESC, c.uid
+ORDER BY paths + cofollow DESC
 LIMIT $limit
 WITH c, paths, wpaths, cofollow, through, COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
-RETURN c.uid AS uid, paths, cofollow,
-       CASE WHEN followers > 0 THEN wpaths / sqrt(toFloat(followers)) ELSE 0.0 END AS cosine,
-       [x IN through[..$evidence] | x.uid] AS via, followers
+WHERE coalesce(c.active, true)
+ORDER BY paths + cofollow DESC, c.uid
+RETURN collect({
+  uid: c.uid, paths: paths, cofollow: cofollow,
+  cosine: CASE WHEN followers > 0 THEN wpaths / sqrt(toFloat(followers)) ELSE 0.0 END,
+  via: [x IN through[..$evidence] | x.uid], followers: followers
+}) AS rows

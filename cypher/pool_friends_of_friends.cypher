@@ -3,6 +3,7 @@
 // $max_out per account so dense nodes stay fast; not followed by me, not me, active.
 // paths = how many of the $via accounts follow the candidate; adamic_adar weights each path by
 // 1/log(degree) of the account in between (a hub's follows say less about me).
+// As in pool 3 (see there why): no property of c is read before the cut, one row out.
 MATCH (me:`User` {uid: $uid})
 WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
 UNWIND $via AS v
@@ -15,9 +16,14 @@ CALL (f) {
 }
 WITH me, mine, c, count(*) AS paths, collect(f.uid) AS through,
      sum(CASE WHEN degree > 1 THEN 1.0 / log(degree) ELSE 0.0 END) AS adamic_adar
-WHERE c <> me AND NOT c IN mine AND coalesce(c.active, true)
+WHERE c <> me AND NOT c IN mine
 WITH c, paths, adamic_adar, through
-ORDER BY adamic_adar DESC, paths DESC, c.uid
+ORDER BY adamic_adar DESC, paths DESC
 LIMIT $limit
-RETURN c.uid AS uid, paths, adamic_adar, through[..$evidence] AS via,
-       COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+WITH c, paths, adamic_adar, through
+WHERE coalesce(c.active, true)
+ORDER BY adamic_adar DESC, paths DESC, c.uid
+RETURN collect({
+  uid: c.uid, paths: paths, adamic_adar: adamic_adar, via: through[..$evidence],
+  followers: COUNT { (c)<-[:`FOLLOWS`]-() }
+}) AS rows

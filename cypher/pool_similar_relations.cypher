@@ -16,5 +16,7 @@ WHERE a <> me AND b IN mine AND NOT a IN mine
 WITH a, count(*) AS paths, max(score) AS similarity, collect(DISTINCT b.uid) AS shared
 ORDER BY paths DESC, similarity DESC, a.uid
 LIMIT $limit
-RETURN a.uid AS uid, paths, similarity, shared[..$evidence] AS via, size(shared) AS n_via,
-       COUNT { (a)<-[:`FOLLOWS`]-() } AS followers
+RETURN collect({
+  uid: a.uid, paths: paths, similarity: similarity, via: shared[..$evidence],
+  n_via: size(shared), followers: COUNT { (a)<-[:`FOLLOWS`]-() }
+}) AS rows

@@ -39,8 +39,9 @@ def test_held_out_follows_are_invisible_then_restored(world, driver):
         assert holdout.held_out_count(driver) == 2
         # the vector index no longer returns the held-out relation: with 1->2 gone, 7 is only
         # reachable through 7->3, and nobody reaches anyone through 2 from user 1
-        rows = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2, 3],
-                          index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
+        [record] = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2, 3],
+                              index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
+        rows = record["rows"]
         assert all(2 not in r["via"] for r in rows)
         recs = Recommender(driver, None, world).recommend(ME, k=50)
         assert 2 in {r.uid for r in recs}  # 2 is a candidate again (3 follows it)
@@ -48,8 +49,9 @@ def test_held_out_follows_are_invisible_then_restored(world, driver):
     assert _followers(driver) == followers
     assert holdout.held_out_count(driver) == 0
     # embeddings came back with the relationships: pool 1 sees 1->2 again
-    rows = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2],
-                      index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
+    [record] = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2],
+                          index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
+    rows = record["rows"]
     assert any(2 in r["via"] for r in rows)
 
 

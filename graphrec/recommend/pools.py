@@ -87,11 +87,9 @@ class PopularCache:
 
 
 def _rows(records: list[neo4j.Record]) -> list[dict]:
-    """Records as plain dicts (a Record is a tuple: zipping beats its __getitem__)."""
-    if not records:
-        return []
-    keys = records[0].keys()
-    return [dict(zip(keys, r, strict=True)) for r in records]
+    """A pool query's candidates: one record holding them all as a list of maps (the driver
+    pays about 16 us per record, so 200 records would cost more than the query's own work)."""
+    return list(records[0]["rows"]) if records else []
 
 
 def similar_relations(
