@@ -12,9 +12,11 @@
 // property of c (ties are broken by uid only among the $limit kept; `active` is checked on
 // those too, which may leave a few fewer), and the result is one row holding a list: the
 // driver pays about 16 us per record, 3-4 ms for 200 records.
+// $via null: all my followees if I have at most $max_followees, else nothing (as pool 2).
 MATCH (me:`User` {uid: $uid})
 WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
-UNWIND $via AS v
+WHERE $via IS NOT NULL OR size(mine) <= $max_followees
+UNWIND coalesce($via, [x IN mine | x.uid]) AS v
 MATCH (f:`User` {uid: v})
 WITH me, mine, f, 1.0 / sqrt(toFloat(COUNT { (f)<-[:`FOLLOWS`]-() })) AS fw
 CALL (me, f) {

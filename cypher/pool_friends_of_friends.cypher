@@ -4,9 +4,12 @@
 // paths = how many of the $via accounts follow the candidate; adamic_adar weights each path by
 // 1/log(degree) of the account in between (a hub's follows say less about me).
 // As in pool 3 (see there why): no property of c is read before the cut, one row out.
+// $via null: all my followees if I have at most $max_followees, else nothing (the caller can
+// start this before it has read my follows, and picks them itself for a heavy follower).
 MATCH (me:`User` {uid: $uid})
 WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
-UNWIND $via AS v
+WHERE $via IS NOT NULL OR size(mine) <= $max_followees
+UNWIND coalesce($via, [x IN mine | x.uid]) AS v
 MATCH (f:`User` {uid: v})
 WITH me, mine, f, COUNT { (f)-[:`FOLLOWS`]-() } AS degree
 CALL (f) {

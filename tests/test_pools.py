@@ -109,6 +109,21 @@ def tiny(graph):
 CFG = PoolConfig(evidence=10)
 
 
+def test_pools_started_early_give_the_same_candidates(tiny):
+    _embed_tiny(tiny)
+    cfg = PoolConfig(neighbours=2, overfetch=1, min_candidates=1, evidence=10)
+    plain = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
+    early = pools.start_early(tiny, None, ME, 20, cfg)
+    result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache(), early=early)
+    assert result == plain
+    # a heavy follower's early pools are empty; gather runs its own and waits for theirs
+    heavy = PoolConfig(neighbours=2, max_followees=1, max_relations=2)
+    early = pools.start_early(tiny, None, ME, 20, heavy)
+    result = gather(tiny, None, ME, [2, 3], [3, 2], 20, heavy, PopularCache(), early=early)
+    assert early.followers_of_followees.done()
+    assert result == gather(tiny, None, ME, [2, 3], [3, 2], 20, heavy, PopularCache())
+
+
 def _uids(rows):
     return [r["uid"] for r in rows]
 
@@ -140,6 +155,15 @@ def test_followers_of_followees_known_answer(tiny):
     assert (by[7]["paths"], by[7]["cofollow"]) == (0, 2)
     assert (by[8]["paths"], by[8]["cofollow"]) == (0, 1)
     assert ME not in by and 2 not in by and 3 not in by
+
+
+def test_pools_2_and_3_read_my_followees_themselves(tiny):
+    # via=None: the query expands from my own follows, as from the list a caller would pass
+    for pool in (pools.friends_of_friends, pools.followers_of_followees):
+        assert pool(tiny, None, ME, None, CFG, limit=100) == \
+            pool(tiny, None, ME, [2, 3], CFG, limit=100)
+        # ...unless I follow more than max_followees: then the caller has to pick them
+        assert pool(tiny, None, ME, None, PoolConfig(max_followees=1), limit=100) == []
 
 
 def test_popular_counts_followers(tiny):

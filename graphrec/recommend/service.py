@@ -23,7 +23,15 @@ from graphrec.model.artifacts import META, WEIGHTS
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import rank
 from graphrec.recommend.explain import explain, explain_model
-from graphrec.recommend.pools import Candidate, PoolConfig, PoolResult, PopularCache, gather
+from graphrec.recommend.pools import (
+    Candidate,
+    EarlyPools,
+    PoolConfig,
+    PoolResult,
+    PopularCache,
+    gather,
+    start_early,
+)
 
 STRATEGIES = ("graph", "model")
 # While the vector index is missing or still populating (`graphrec embed` rebuilding it in
@@ -134,8 +142,10 @@ class Recommender:
     # -- the pipeline ---------------------------------------------------------------------
 
     def candidates(
-        self, user: UserState, k: int, exclude: Iterable[int] = ()
+        self, user: UserState, k: int, exclude: Iterable[int] = (),
+        early: EarlyPools | None = None,
     ) -> PoolResult:
+        """The merged pools; ``early``: pools 2-3 already started by ``start_early``."""
         excluded = set(user.blocked) | {int(u) for u in exclude}
         ranked = self._ranked_follows(user.uid, user.follows) if user.follows else []
         run = functools.partial(
@@ -144,7 +154,7 @@ class Recommender:
         )
         use_vectors = self.vectors_ready()
         try:
-            return run(use_vectors=use_vectors)
+            return run(use_vectors=use_vectors, early=early)
         except GraphrecError:
             if not (use_vectors and self._vectors_gone()):
                 raise
@@ -174,10 +184,16 @@ class Recommender:
             raise ValueError("k must be at least 1")
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
-        user = self.user(uid)
         if strategy == "model":
-            return self._recommend_model(user, k, exclude)
-        pools = self.candidates(user, k, exclude)
+            return self._recommend_model(self.user(uid), k, exclude)
+        # pools 2 and 3 need only the uid: start them while the user's follows are read
+        early = start_early(self.driver, self.database, int(uid), k, self.config)
+        try:
+            user = self.user(uid)
+        except BaseException:
+            early.discard()
+            raise
+        pools = self.candidates(user, k, exclude, early)
         cands, scores = self.rank_candidates(user, pools)
         return [
             Recommendation(i + 1, c.uid, round(float(s), 6), list(c.pools), explain(c))
