@@ -286,14 +286,21 @@ def gather(
             shared = _prioritise((b for row in rows for b in row["via"]), ())
         # Shared followees first (step 1 found them), then the rest by model score.
         via = _prioritise(shared, ranked)
-        if not full():
-            ran.append("friends_of_friends")
-            take("friends_of_friends",
-                 friends_of_friends(driver, database, uid, via, cfg, target))
-        if not full():
-            ran.append("followers_of_followees")
-            take("followers_of_followees",
-                 followers_of_followees(driver, database, uid, via, cfg, target))
+        if cfg.exhaustive:  # both run whatever the first finds: side by side
+            fof = _executor().submit(friends_of_friends, driver, database, uid, via, cfg, target)
+            cof = followers_of_followees(driver, database, uid, via, cfg, target)
+            ran += ["friends_of_friends", "followers_of_followees"]
+            take("friends_of_friends", fof.result())
+            take("followers_of_followees", cof)
+        else:
+            if not full():
+                ran.append("friends_of_friends")
+                take("friends_of_friends",
+                     friends_of_friends(driver, database, uid, via, cfg, target))
+            if not full():
+                ran.append("followers_of_followees")
+                take("followers_of_followees",
+                     followers_of_followees(driver, database, uid, via, cfg, target))
     for _ in range(cfg.rounds):
         if len(candidates) >= target:
             break
