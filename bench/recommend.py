@@ -7,8 +7,9 @@ with `graphrec neo4j start`):
 * warm latency per user (one process, Recommender reused): p50 / p95 / mean
 * a fresh `graphrec recommend --user U --json` process (CLI start included): median
 * the reference "complex logic": pure-Python cosine of each of the user's relation vectors
-  against every relation vector in the graph (timed on a few relations, times the user's
-  follow count), and the same brute force in numpy, vs. ours: the ratio
+  against every relation vector in the graph (5 relations timed, one after each fifth of the
+  warm users, times the users' mean follow count), and the same brute force in numpy, vs.
+  ours: the ratio
 * batch mode (`recommend --users FILE --out CSV`) users/s with 1 and 2 workers
 * eight concurrent callers (threads sharing one driver): errors and calls/s
 
@@ -22,6 +23,7 @@ bench/results/recommend.json and a markdown table on stdout.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -151,14 +153,24 @@ def sample_users(driver, n: int, seed: int) -> list[int]:
     return random.Random(seed).sample(uids, min(n, len(uids)))
 
 
-def warm_latency(recommender, users: list[int], k: int, warmup: int) -> dict:
-    for uid in users[:warmup]:
+def warm_latency(recommender, users: list[int], k: int, warmup: list[int],
+                 reference: ReferenceComplexLogic | None = None, scans: int = 0) -> dict:
+    """Latency per user once the server is warm: Neo4j compiles and caches its query code
+    paths and pages in the vector index over its first few hundred requests (a server that
+    was just restarted or just loaded a graph answers 1.5-2x slower for a while), so other
+    users are recommended for first and are not timed. With ``reference``, the users are
+    timed in ``scans`` chunks with one reference scan after each."""
+    for uid in warmup:
         recommender.recommend(uid, k)
     times = []
-    for uid in users:
-        start = time.perf_counter()
-        recommender.recommend(uid, k)
-        times.append((time.perf_counter() - start) * 1000)
+    chunks = max(1, scans)
+    for c in range(chunks):
+        for uid in users[c * len(users) // chunks: (c + 1) * len(users) // chunks]:
+            start = time.perf_counter()
+            recommender.recommend(uid, k)
+            times.append((time.perf_counter() - start) * 1000)
+        if reference is not None and c < scans:
+            reference.scan(c)
     return {
         "users": len(users),
         "p50_ms": round(percentile(times, 50), 2),
@@ -182,51 +194,58 @@ def fresh_process(users: list[int], model_dir: Path, runs: int) -> dict:
             "max_s": round(max(times), 3)}
 
 
-def reference_complex_logic(driver, scorer, users: list[int], relations: int,
-                            numpy_users: int) -> dict:
+class ReferenceComplexLogic:
     """The reference's brute force: cosine of one relation vector against every relation
-    vector in the graph, in pure Python (lists), then per user = that x the user's follows."""
-    import numpy as np
+    vector in the graph, in pure Python (lists), then per user = that x the user's follows.
+    Prepared once; ``scan`` times one relation, so the scans can be interleaved with our own
+    timings and both see the same machine (this VM's speed drifts by 10-20% over minutes)."""
 
-    from graphrec.graph import fetch_follows
+    def __init__(self, driver, scorer) -> None:
+        import numpy as np
 
-    src, dst = fetch_follows(driver, None, silent=True)
-    u, i = scorer.index_of(src), scorer.index_of(dst)
-    ok = (u >= 0) & (i >= 0)
-    vectors = scorer.relation_embedding(u[ok], i[ok]).astype(np.float64)
-    as_lists = vectors.tolist()
-    norms = [math.sqrt(sum(x * x for x in v)) or 1.0 for v in as_lists]
-    per_relation = []
-    for q in as_lists[:relations]:
+        from graphrec.graph import fetch_follows
+
+        src, dst = fetch_follows(driver, None, silent=True)
+        u, i = scorer.index_of(src), scorer.index_of(dst)
+        ok = (u >= 0) & (i >= 0)
+        self.src = src[ok]
+        self.vectors = scorer.relation_embedding(u[ok], i[ok]).astype(np.float64)
+        self.as_lists = self.vectors.tolist()
+        self.norms = [math.sqrt(sum(x * x for x in v)) or 1.0 for v in self.as_lists]
+        self.seconds: list[float] = []
+        gc.freeze()  # 870k lists must not slow down the collections during our own timings
+
+    def scan(self, n: int) -> None:
+        q = self.as_lists[n % len(self.as_lists)]
         qn = math.sqrt(sum(x * x for x in q)) or 1.0
         start = time.perf_counter()
-        sims = [sum(a * b for a, b in zip(q, v, strict=True)) / (qn * n)
-                for v, n in zip(as_lists, norms, strict=True)]
-        top = sorted(range(len(sims)), key=sims.__getitem__, reverse=True)[:200]
-        per_relation.append(time.perf_counter() - start)
-        del sims, top
-    python_relation_s = statistics.median(per_relation)
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
-    # numpy brute force for whole users (all their follows at once)
-    by_user: dict[int, np.ndarray] = {}
-    src_ok = src[ok]
-    numpy_times = []
-    for uid in users[:numpy_users]:
-        mine = np.flatnonzero(src_ok == uid)
-        by_user[uid] = mine
-        start = time.perf_counter()
-        sims = unit[mine] @ unit.T
-        np.argpartition(-sims, min(200, sims.shape[1] - 1), axis=1)[:, :200]
-        numpy_times.append(time.perf_counter() - start)
-    follows_per_user = [int((src_ok == uid).sum()) for uid in users]
-    return {
-        "relations_in_graph": int(len(as_lists)),
-        "python_seconds_per_relation": round(python_relation_s, 3),
-        "mean_follows_per_user": round(statistics.fmean(follows_per_user), 1),
-        "python_seconds_per_user": round(python_relation_s * statistics.fmean(follows_per_user),
-                                         2),
-        "numpy_ms_per_user": round(statistics.fmean(numpy_times) * 1000, 1),
-    }
+        sims = [sum(a * b for a, b in zip(q, v, strict=True)) / (qn * m)
+                for v, m in zip(self.as_lists, self.norms, strict=True)]
+        sorted(range(len(sims)), key=sims.__getitem__, reverse=True)[:200]
+        self.seconds.append(time.perf_counter() - start)
+
+    def summary(self, users: list[int], numpy_users: int) -> dict:
+        import numpy as np
+
+        unit = self.vectors / np.linalg.norm(self.vectors, axis=1, keepdims=True).clip(1e-12)
+        numpy_times = []  # numpy brute force for whole users (all their follows at once)
+        for uid in users[:numpy_users]:
+            mine = np.flatnonzero(self.src == uid)
+            start = time.perf_counter()
+            sims = unit[mine] @ unit.T
+            np.argpartition(-sims, min(200, sims.shape[1] - 1), axis=1)[:, :200]
+            numpy_times.append(time.perf_counter() - start)
+        follows_per_user = [int((self.src == uid).sum()) for uid in users]
+        python_relation_s = statistics.median(self.seconds)
+        return {
+            "relations_in_graph": int(len(self.as_lists)),
+            "python_seconds_per_relation": round(python_relation_s, 3),
+            "python_relation_scans": [round(t, 3) for t in self.seconds],
+            "mean_follows_per_user": round(statistics.fmean(follows_per_user), 1),
+            "python_seconds_per_user": round(
+                python_relation_s * statistics.fmean(follows_per_user), 2),
+            "numpy_ms_per_user": round(statistics.fmean(numpy_times) * 1000, 1),
+        }
 
 
 def batch_rate(model_dir: Path, users: list[int], workers: int) -> dict:
@@ -271,8 +290,8 @@ def main() -> None:
     args = parser.parse_args()
     quick = args.quick
     sizes = {
-        "warm": 50 if quick else 500, "warmup": 10 if quick else 50, "fresh": 3 if quick else 10,
-        "relations": 1 if quick else 3, "numpy_users": 5 if quick else 50,
+        "warm": 50 if quick else 500, "warmup": 10 if quick else 300, "fresh": 3 if quick else 10,
+        "relations": 1 if quick else 5, "numpy_users": 5 if quick else 50,
         "batch": 100 if quick else 1000, "concurrent": 40 if quick else 400,
         "epochs": 2 if quick else args.epochs, "fit_users": 100 if quick else 1000,
     }
@@ -285,15 +304,17 @@ def main() -> None:
 
     driver = open_driver()
     try:
-        users = sample_users(driver, max(sizes["warm"], sizes["batch"], sizes["concurrent"]),
-                             args.seed)
+        users = sample_users(driver, max(sizes["warm"] + sizes["warmup"], sizes["batch"],
+                                         sizes["concurrent"]), args.seed)
         recommender = Recommender(driver, None, model_dir)
-        warm = warm_latency(recommender, users[: sizes["warm"]], args.k, sizes["warmup"])
+        ref = ReferenceComplexLogic(driver, NumpyScorer.load(model_dir))
+        warmup = users[sizes["warm"]: sizes["warm"] + sizes["warmup"]]
+        warm = warm_latency(recommender, users[: sizes["warm"]], args.k, warmup, ref,
+                            sizes["relations"])
+        reference = ref.summary(users[: sizes["warm"]], sizes["numpy_users"])
+        del ref
         model_strategy = warm_latency_model(recommender, users[: sizes["warm"] // 2], args.k)
         concurrent = concurrent_callers(recommender, users[: sizes["concurrent"]], args.k, 8)
-        reference = reference_complex_logic(driver, NumpyScorer.load(model_dir),
-                                            users[: sizes["warm"]], sizes["relations"],
-                                            sizes["numpy_users"])
     finally:
         driver.close()
     fresh = fresh_process(users, model_dir, sizes["fresh"])
