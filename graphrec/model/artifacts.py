@@ -41,8 +41,9 @@ class NeuMFConfig:
     table per uid on graphs where most follows are mutual): 0.1235 / 0.0605 / 0.0945.
     L2 was what made more negatives fail: Keras applies it to the whole embedding table
     every step, and under Adam that pulls rarely seen ids hard towards zero. Pre-training
-    and more negatives did not pay; latent 32 would, at the cost of a 40-d relation
-    embedding (docs/benchmarks.md has the log).
+    and more negatives did not pay; capacity does, at the cost of a wider relation
+    embedding: higgs-prefix needs latent 64 *and* Adam 0.003 (0.0925), wiki-vote passes ALS
+    at latent 128 (0.211). docs/benchmarks.md has the log.
     """
 
     latent_dim: int = 8  # GMF and MLP embedding size
