@@ -179,12 +179,13 @@ class PoolResult:
 
 @dataclass
 class EarlyPools:
-    """Pools 2 and 3 started before the user's follows are read (they read them themselves).
+    """Pools 2 and 3 running on the pool threads.
 
-    For a user with at most ``max_followees`` follows they expand from all of them, exactly as
-    ``gather`` would, so a request can overlap them with reading the user. For a heavier user
-    they return nothing at once, and ``gather`` runs pools 2-3 itself from the followees it
-    picks.
+    ``start_early`` starts them before the user's follows are read (the queries read them
+    themselves): for a user with at most ``max_followees`` follows they expand from all of
+    them, exactly as ``gather`` would, so a request overlaps them with reading the user. For a
+    heavier user they return nothing at once, and ``gather`` starts them again from the
+    followees it picks.
     """
 
     friends_of_friends: Future
@@ -198,14 +199,22 @@ class EarlyPools:
                 future.exception()  # waits; their errors do not matter any more
 
 
+def _side_by_side(
+    driver: neo4j.Driver, database: str | None, uid: int, via: list[int] | None,
+    cfg: PoolConfig, target: int,
+) -> EarlyPools:
+    """Pools 2 and 3 from ``via`` (None: the user's own followees), each on its own thread."""
+    pool = _executor()
+    return EarlyPools(
+        pool.submit(friends_of_friends, driver, database, uid, via, cfg, target),
+        pool.submit(followers_of_followees, driver, database, uid, via, cfg, target),
+    )
+
+
 def start_early(
     driver: neo4j.Driver, database: str | None, uid: int, k: int, cfg: PoolConfig
 ) -> EarlyPools:
-    pool, target = _executor(), cfg.target(k)
-    return EarlyPools(
-        pool.submit(friends_of_friends, driver, database, uid, None, cfg, target),
-        pool.submit(followers_of_followees, driver, database, uid, None, cfg, target),
-    )
+    return _side_by_side(driver, database, uid, None, cfg, cfg.target(k))
 
 
 def gather(
@@ -258,49 +267,39 @@ def gather(
 
     ranked = ranked_follows or follows
     shared: list[int] = []
-    if light:
-        # Pools 2 and 3 expand from *all* my followees, so the order pool 1 would give them
-        # changes nothing: they read my follows themselves (perhaps started before the caller
-        # had them, see start_early) and run beside pool 1, each query on its own session; the
-        # results are merged in the fallback order, so provenance and positions do not depend
-        # on timing.
-        if early is None:
-            early = start_early(driver, database, uid, k, cfg)
-        if use_vectors:
-            try:
-                rows = similar_relations(driver, database, uid, ranked, cfg, target)
-            except BaseException:
-                early.discard()
-                raise
-            ran.append("similar_relations")
-            take("similar_relations", rows)
-            shared = _prioritise((b for row in rows for b in row["via"]), ())
-        ran += ["friends_of_friends", "followers_of_followees"]
-        take("friends_of_friends", early.friends_of_friends.result())
-        take("followers_of_followees", early.followers_of_followees.result())
-    else:
-        if use_vectors:
+    # A light user's pools 2 and 3 expand from *all* of their followees, so the order pool 1
+    # would give them changes nothing: they read the follows themselves (perhaps started before
+    # the caller had them, see start_early) and run beside pool 1, each query on its own
+    # session. Results are merged in the fallback order whatever finishes first, so provenance
+    # and positions do not depend on timing.
+    side = (early or start_early(driver, database, uid, k, cfg)) if light else None
+    if use_vectors:
+        try:
             rows = similar_relations(driver, database, uid, ranked, cfg, target)
-            ran.append("similar_relations")
-            take("similar_relations", rows)
-            shared = _prioritise((b for row in rows for b in row["via"]), ())
-        # Shared followees first (step 1 found them), then the rest by model score.
-        via = _prioritise(shared, ranked)
-        if cfg.exhaustive:  # both run whatever the first finds: side by side
-            fof = _executor().submit(friends_of_friends, driver, database, uid, via, cfg, target)
-            cof = followers_of_followees(driver, database, uid, via, cfg, target)
-            ran += ["friends_of_friends", "followers_of_followees"]
-            take("friends_of_friends", fof.result())
-            take("followers_of_followees", cof)
-        else:
-            if not full():
-                ran.append("friends_of_friends")
-                take("friends_of_friends",
-                     friends_of_friends(driver, database, uid, via, cfg, target))
-            if not full():
-                ran.append("followers_of_followees")
-                take("followers_of_followees",
-                     followers_of_followees(driver, database, uid, via, cfg, target))
+        except BaseException:
+            if side is not None:
+                side.discard()
+            raise
+        ran.append("similar_relations")
+        take("similar_relations", rows)
+        shared = _prioritise((b for row in rows for b in row["via"]), ())
+    # A heavy user's pools 2 and 3 start from the followees pool 1 found shared, then the rest
+    # by model score; in exhaustive mode both run whatever the first finds, so side by side.
+    via = _prioritise(shared, ranked)
+    if side is None and cfg.exhaustive:
+        side = _side_by_side(driver, database, uid, via, cfg, target)
+    if side is not None:
+        ran += ["friends_of_friends", "followers_of_followees"]
+        take("friends_of_friends", side.friends_of_friends.result())
+        take("followers_of_followees", side.followers_of_followees.result())
+    else:
+        if not full():
+            ran.append("friends_of_friends")
+            take("friends_of_friends", friends_of_friends(driver, database, uid, via, cfg, target))
+        if not full():
+            ran.append("followers_of_followees")
+            take("followers_of_followees",
+                 followers_of_followees(driver, database, uid, via, cfg, target))
     for _ in range(cfg.rounds):
         if len(candidates) >= target:
             break
