@@ -5,9 +5,11 @@
 // account they follow: paths = sum of its followers' shared counts (co-follow counts with my
 // followees), cosine = the same sum with each shared f weighted 1/sqrt(followers(f)), divided
 // by sqrt(followers(c)) -- item-to-item cosine similarity, which stops hubs from winning on
-// size alone. Not followed by me, not me, active. My follows are read once into a list
-// (`mine`): testing membership in it is far cheaper than one (me)-[:FOLLOWS]->(c) pattern
-// check per candidate.
+// size alone; rp3 = the same sum with each co-follower's path also weighted
+// 1/sqrt(its out-degree): RP3beta's three-step random walk me -> f -> o -> c (alpha 1/2,
+// beta 1/2), read over the bounded neighbourhood. Not followed by me, not me, active. My
+// follows are read once into a list (`mine`): testing membership in it is far cheaper than
+// one (me)-[:FOLLOWS]->(c) pattern check per candidate.
 // Speed (slashdot0902): thousands of candidates reach the cut, so nothing before it reads a
 // property of c (ties are broken by uid only among the $limit kept; `active` is checked on
 // those too, which may leave a few fewer), and the result is one row holding a list: the
@@ -28,24 +30,27 @@ CALL (me, f) {
 WITH me, mine, o, count(*) AS shared, sum(fw) AS wshared
 ORDER BY shared DESC, o.uid
 LIMIT $max_cofollowers
-CALL (o, shared, wshared) {
+WITH me, mine, o, shared, wshared,
+     wshared / sqrt(toFloat(COUNT { (o)-[:`FOLLOWS`]->() })) AS rweight
+CALL (o, shared, wshared, rweight) {
   MATCH (o)-[:`FOLLOWS`]->(c)
-  RETURN c, shared AS weight, wshared AS wweight, 0 AS cofollow
+  RETURN c, shared AS weight, wshared AS wweight, rweight AS rw, 0 AS cofollow
   LIMIT $max_out
   UNION ALL
-  RETURN o AS c, 0 AS weight, 0.0 AS wweight, shared AS cofollow
+  RETURN o AS c, 0 AS weight, 0.0 AS wweight, 0.0 AS rw, shared AS cofollow
 }
-WITH me, mine, c, sum(weight) AS paths, sum(wweight) AS wpaths, max(cofollow) AS cofollow,
-     collect(CASE WHEN weight > 0 THEN o END) AS through
+WITH me, mine, c, sum(weight) AS paths, sum(wweight) AS wpaths, sum(rw) AS walk,
+     max(cofollow) AS cofollow, collect(CASE WHEN weight > 0 THEN o END) AS through
 WHERE c <> me AND NOT c IN mine
-WITH c, paths, wpaths, cofollow, through
+WITH c, paths, wpaths, walk, cofollow, through
 ORDER BY paths + cofollow DESC
 LIMIT $limit
-WITH c, paths, wpaths, cofollow, through, COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+WITH c, paths, wpaths, walk, cofollow, through, COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
 WHERE coalesce(c.active, true)
 ORDER BY paths + cofollow DESC, c.uid
 RETURN collect({
   uid: c.uid, paths: paths, cofollow: cofollow,
   cosine: CASE WHEN followers > 0 THEN wpaths / sqrt(toFloat(followers)) ELSE 0.0 END,
+  rp3: CASE WHEN followers > 0 THEN walk / sqrt(toFloat(followers)) ELSE 0.0 END,
   via: [x IN through[..$evidence] | x.uid], followers: followers
 }) AS rows

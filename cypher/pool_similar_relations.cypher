@@ -1,8 +1,13 @@
 // Pool 1, similar relations (the reference's "complex logic"), one query for all of the user's
 // relations: for each of my FOLLOWS r = (me)->(f) with f in $via (capped by the caller, highest
 // model score first), ask the relationship vector index for the $neighbours nearest relations
-// s = (a)->(b); keep a when I also follow b, I do not follow a yet, a is not me and a is active.
-// paths = how many of those similar relations lead to a; via = the shared accounts b.
+// s = (a)->(b) and keep those where I also follow b: a is a *similar follower*. Two rules read
+// those relations (docs/recommend.md compares them):
+// * `rows`, the reference code's rule: propose a itself when I do not follow a yet and a is
+//   active. paths = how many similar relations lead to a; via = the shared accounts b.
+// * `followees`, the reference prose's rule, only when $followees: propose the accounts c the
+//   similar followers a follow (at most $max_out each) and I do not. paths = the similar
+//   relations behind those followers, summed; via = the followers a.
 MATCH (me:`User` {uid: $uid})
 WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
 UNWIND $via AS v
@@ -11,12 +16,39 @@ WHERE r.embedding IS NOT NULL
 CALL db.index.vector.queryRelationships($index, $neighbours, r.embedding)
 YIELD relationship AS s, score
 WITH me, mine, startNode(s) AS a, endNode(s) AS b, score
-WHERE a <> me AND b IN mine AND NOT a IN mine
-  AND coalesce(a.active, true)
-WITH a, count(*) AS paths, max(score) AS similarity, collect(DISTINCT b.uid) AS shared
-ORDER BY paths DESC, similarity DESC, a.uid
-LIMIT $limit
-RETURN collect({
-  uid: a.uid, paths: paths, similarity: similarity, via: shared[..$evidence],
-  n_via: size(shared), followers: COUNT { (a)<-[:`FOLLOWS`]-() }
-}) AS rows
+WHERE a <> me AND b IN mine
+WITH me, mine, a, count(*) AS paths, max(score) AS similarity, collect(DISTINCT b.uid) AS shared
+WITH me, mine, collect({a: a, paths: paths, similarity: similarity, shared: shared}) AS similar
+CALL (mine, similar) {
+  UNWIND similar AS s
+  WITH s.a AS a, s.paths AS paths, s.similarity AS similarity, s.shared AS shared
+  WHERE NOT a IN mine AND coalesce(a.active, true)
+  ORDER BY paths DESC, similarity DESC, a.uid
+  LIMIT $limit
+  RETURN collect({
+    uid: a.uid, paths: paths, similarity: similarity, via: shared[..$evidence],
+    n_via: size(shared), followers: COUNT { (a)<-[:`FOLLOWS`]-() }
+  }) AS rows
+}
+CALL (me, mine, similar) {
+  UNWIND CASE WHEN $followees THEN similar ELSE [] END AS s
+  WITH s.a AS a, s.paths AS weight, s.similarity AS sim
+  CALL (a) {
+    MATCH (a)-[:`FOLLOWS`]->(c)
+    RETURN c
+    LIMIT $max_out
+  }
+  WITH me, mine, c, sum(weight) AS paths, max(sim) AS similarity, collect(a.uid) AS through
+  WHERE c <> me AND NOT c IN mine
+  WITH c, paths, similarity, through
+  ORDER BY paths DESC, similarity DESC
+  LIMIT $limit
+  WITH c, paths, similarity, through
+  WHERE coalesce(c.active, true)
+  ORDER BY paths DESC, similarity DESC, c.uid
+  RETURN collect({
+    uid: c.uid, paths: paths, similarity: similarity, via: through[..$evidence],
+    n_via: size(through), followers: COUNT { (c)<-[:`FOLLOWS`]-() }
+  }) AS followees
+}
+RETURN rows, followees

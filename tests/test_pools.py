@@ -155,13 +155,21 @@ def test_followers_of_followees_known_answer(tiny):
     assert (by[7]["paths"], by[7]["cofollow"]) == (0, 2)
     assert (by[8]["paths"], by[8]["cofollow"]) == (0, 1)
     assert ME not in by and 2 not in by and 3 not in by
+    # RP3beta's walk: 2 and 3 have 3 followers each, 3, 7 and 8 follow 3 accounts each;
+    # 9 is reached through 7 (who shares 2 and 3 with me) and 8 (shares 3), 4 through 3
+    third = 1 / math.sqrt(3)
+    assert by[9]["rp3"] == pytest.approx((2 * third + third) * third / math.sqrt(2))
+    assert by[4]["rp3"] == pytest.approx(third * third / math.sqrt(2))
 
 
 def test_pools_2_and_3_read_my_followees_themselves(tiny):
     # via=None: the query expands from my own follows, as from the list a caller would pass
+    def unordered_via(rows):  # the evidence lists follow the store's order of my follows
+        return [{**r, "via": sorted(r["via"])} for r in rows]
+
     for pool in (pools.friends_of_friends, pools.followers_of_followees):
-        assert pool(tiny, None, ME, None, CFG, limit=100) == \
-            pool(tiny, None, ME, [2, 3], CFG, limit=100)
+        assert unordered_via(pool(tiny, None, ME, None, CFG, limit=100)) == \
+            unordered_via(pool(tiny, None, ME, [2, 3], CFG, limit=100))
         # ...unless I follow more than max_followees: then the caller has to pick them
         assert pool(tiny, None, ME, None, PoolConfig(max_followees=1), limit=100) == []
 
@@ -198,20 +206,56 @@ def _embed_tiny(driver) -> None:
 def test_similar_relations_known_answer(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, evidence=10)
-    rows = pools.similar_relations(tiny, None, ME, [2, 3], cfg, limit=100)
+    rows, _ = pools.similar_relations(tiny, None, ME, [2, 3], cfg, limit=100)
     assert _uids(rows) == [7, 8]
     assert rows[0]["via"] == [2] and rows[1]["via"] == [3]
     assert rows[0]["paths"] == 1 and rows[0]["similarity"] > 0.99
     # with a wide search every relation into my followees counts: 7 shares 2 and 3
-    wide = pools.similar_relations(tiny, None, ME, [2, 3], PoolConfig(neighbours=20), 100)
+    wide, _ = pools.similar_relations(tiny, None, ME, [2, 3], PoolConfig(neighbours=20), 100)
     assert _uids(wide) == [7, 8]
     assert sorted(wide[0]["via"]) == [2, 3] and wide[0]["n_via"] == 2
+
+
+def test_similar_followees_known_answer(tiny):
+    # the similar followers are 7 (via 2) and 8 (via 3); what they follow that I do not:
+    # 9 (both of them), then 10 (8 only); 2 and 3 are mine
+    _embed_tiny(tiny)
+    cfg = PoolConfig(neighbours=2, evidence=10)
+    _, rows = pools.similar_relations(tiny, None, ME, [2, 3], cfg, limit=100)
+    assert _uids(rows) == [9, 10]
+    assert rows[0]["paths"] == 2 and sorted(rows[0]["via"]) == [7, 8]
+    assert rows[0]["n_via"] == 2 and rows[0]["followers"] == 2
+    assert rows[1]["via"] == [8]
+    # the second rule can be switched off
+    off = PoolConfig(neighbours=2, similar_followees=False)
+    assert pools.similar_relations(tiny, None, ME, [2, 3], off, limit=100)[1] == []
 
 
 def test_similar_relations_caps_relations_used(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, max_relations=1)
-    assert _uids(pools.similar_relations(tiny, None, ME, [3, 2], cfg, limit=100)) == [8]
+    rows, _ = pools.similar_relations(tiny, None, ME, [3, 2], cfg, limit=100)
+    assert _uids(rows) == [8]
+
+
+def test_follows_you_known_answer(tiny):
+    # 2 is followed by 1, 3 and 7 and follows 1 back: 3 and 7 are proposed, most-followed
+    # first; one of the three followers is followed back
+    rows = pools.follows_you(tiny, None, 2, CFG, limit=100)
+    assert _uids(rows) == [3, 7]
+    assert rows[0]["followers"] == 3 and rows[0]["unreturned"] == 2
+    assert rows[0]["returned"] == pytest.approx(1 / 3)
+    # I (1) am followed by 2 only, and follow 2: nothing to propose
+    assert pools.follows_you(tiny, None, ME, CFG, limit=100) == []
+    # inactive followers are not proposed, and the limit holds
+    set_flags(tiny, inactive=[3])
+    assert _uids(pools.follows_you(tiny, None, 2, CFG, limit=100)) == [7]
+    assert len(pools.follows_you(tiny, None, 3, CFG, limit=2)) == 2
+
+
+def test_follows_you_reads_a_bounded_number_of_followers(tiny):
+    rows = pools.follows_you(tiny, None, 3, PoolConfig(max_my_followers=1), limit=100)
+    assert len(rows) == 1 and rows[0]["unreturned"] == 1
 
 
 # -- fallback order -----------------------------------------------------------------------
@@ -221,12 +265,14 @@ def test_fallback_order_and_provenance(tiny):
     cfg = PoolConfig(neighbours=2, overfetch=1, min_candidates=1, evidence=10)
     result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
     assert result.ran == [
-        "similar_relations", "friends_of_friends", "followers_of_followees", "popular"
+        "similar_relations", "similar_followees", "friends_of_friends",
+        "followers_of_followees", "follows_you", "popular",
     ]
     assert result.shared == [2, 3]
     c = result.candidates
     assert set(c) == {4, 5, 6, 7, 8, 9, 10}
     assert c[7].pools == ["similar_relations", "followers_of_followees"]
+    assert c[9].pools == ["similar_followees", "followers_of_followees", "popular"]
     assert c[4].pools == ["friends_of_friends", "followers_of_followees", "popular"]
     assert c[4].evidence["friends_of_friends"]["paths"] == 2
     assert ME not in c and 2 not in c and 3 not in c
@@ -237,6 +283,11 @@ def test_pools_stop_when_full_unless_exhaustive(tiny):
     result = gather(tiny, None, ME, [2, 3], [2, 3], 2, cfg, PopularCache(), use_vectors=False)
     assert result.ran == ["friends_of_friends"]
     assert set(result.candidates) == {4, 5}  # each pool is asked for the target at most
+    # started early, the follows_you query is settled, not left running
+    early = pools.start_early(tiny, None, ME, 2, cfg)
+    gather(tiny, None, ME, [2, 3], [2, 3], 2, cfg, PopularCache(), use_vectors=False,
+           early=early)
+    assert early.follows_you.done()
 
 
 def test_no_shared_followee_goes_straight_to_graph_pools(tiny):
@@ -255,9 +306,17 @@ def test_no_shared_followee_goes_straight_to_graph_pools(tiny):
 
 def test_cold_start_is_popular(tiny):
     result = gather(tiny, None, 11, [], [], 3, PoolConfig(min_candidates=1), PopularCache())
-    assert result.cold_start and result.ran == ["popular"]
+    assert result.cold_start and result.ran == ["follows_you", "popular"]
     assert list(result.candidates)[:4] == [2, 3, 4, 9]
     assert all(c.pools == ["popular"] for c in result.candidates.values())
+
+
+def test_cold_start_proposes_followers_first(tiny):
+    # 9 follows nobody; 7 and 8 follow 9
+    result = gather(tiny, None, 9, [], [], 3, PoolConfig(min_candidates=1), PopularCache())
+    assert result.cold_start
+    assert list(result.candidates)[:2] == [7, 8]
+    assert result.candidates[7].pools == ["follows_you"]
 
 
 def test_expansion_round_reaches_further(tiny):
@@ -284,8 +343,8 @@ def test_heavy_user_expands_from_shared_followees_first(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, max_followees=1, max_relations=2)
     result = gather(tiny, None, ME, [2, 3], [3, 2], 20, cfg, PopularCache())
-    assert result.ran[:3] == [
-        "similar_relations", "friends_of_friends", "followers_of_followees"
+    assert result.ran[:4] == [
+        "similar_relations", "similar_followees", "friends_of_friends", "followers_of_followees"
     ]
     assert result.shared == [2, 3]
     fof = {u for u, c in result.candidates.items() if "friends_of_friends" in c.pools}

@@ -21,6 +21,8 @@ def explain(c: Candidate) -> str:
     if "similar_relations" in c.pools:
         e = c.evidence["similar_relations"]
         parts.append(f"follows the same accounts as you: {_uids(e['via'], int(e['n_via']))}")
+    if "follows_you" in c.pools:
+        parts.append("follows you")
     if "friends_of_friends" in c.pools:
         e = c.evidence["friends_of_friends"]
         n = int(e["paths"])
@@ -34,6 +36,12 @@ def explain(c: Candidate) -> str:
                 "followed by people who follow the same accounts as you: "
                 + ", ".join(str(u) for u in e["via"])
             )
+    if "similar_followees" in c.pools:
+        e = c.evidence["similar_followees"]
+        parts.append(
+            f"followed by {_count(int(e['n_via']), 'account')} whose follows are like yours: "
+            f"{_uids(e['via'], int(e['n_via']))}"
+        )
     if "expansion" in c.pools:
         e = c.evidence["expansion"]
         parts.append(f"followed by recommended accounts: {', '.join(str(u) for u in e['via'])}")

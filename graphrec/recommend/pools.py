@@ -2,13 +2,16 @@
 
 Order (see docs/recommend.md for the reasons):
 
-1. ``similar_relations`` -- vector index over FOLLOWS embeddings (needs a model + embeddings)
+1. ``similar_relations`` -- vector index over FOLLOWS embeddings (needs a model + embeddings);
+   ``similar_followees``, the accounts those similar followers follow, comes from the same query
 2. ``friends_of_friends`` -- accounts my followees follow (followees shared in 1 first)
 3. ``followers_of_followees`` -- co-followers and the accounts they follow
-4. ``popular`` -- most-followed accounts; cold start and last filler
+4. ``follows_you`` -- accounts that follow me and that I do not follow back
+5. ``popular`` -- most-followed accounts; cold start and last filler
 
-Pools are taken in order until ``target`` candidates are gathered; optional expansion rounds
-run friends-of-friends again from the best candidates found so far.
+Pools are taken in order until ``target`` candidates are gathered (by default every pool runs:
+``exhaustive``); optional expansion rounds run friends-of-friends again from the best
+candidates found so far.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ import neo4j
 
 from graphrec import store
 
-POOLS = ("similar_relations", "friends_of_friends", "followers_of_followees", "popular")
+POOLS = (
+    "similar_relations", "similar_followees", "friends_of_friends", "followers_of_followees",
+    "follows_you", "popular",
+)
 EXPANSION = "expansion"
 
 
@@ -46,6 +52,9 @@ class PoolConfig:
     max_out: int = 50
     max_followers: int = 50
     max_cofollowers: int = 200  # pool 3: co-followers kept (highest shared count)
+    # pool 1's second rule: also propose the accounts the similar followers follow
+    similar_followees: bool = True
+    max_my_followers: int = 500  # follows_you: followers of mine read at most
     rounds: int = 0  # extra friends-of-friends rounds from the candidates found
     evidence: int = 5  # uids kept per candidate for the explanation
     popular_cache: int = 2000  # how many popular accounts a process keeps
@@ -99,12 +108,26 @@ def _rows(records: list[neo4j.Record]) -> list[dict]:
 def similar_relations(
     driver: neo4j.Driver, database: str | None, uid: int, via: list[int], cfg: PoolConfig,
     limit: int,
-) -> list[dict]:
+) -> tuple[list[dict], list[dict]]:
+    """(similar followers, the accounts they follow): both rules of pool 1, one query."""
     if not via:
-        return []
+        return [], []
     records = store.read(
         driver, "pool_similar_relations", database, uid=uid, via=via[: cfg.max_relations],
         index=store.VECTOR_INDEX, neighbours=cfg.neighbours, evidence=cfg.evidence, limit=limit,
+        followees=cfg.similar_followees, max_out=cfg.max_out,
+    )
+    if not records:
+        return [], []
+    return list(records[0]["rows"]), list(records[0]["followees"])
+
+
+def follows_you(
+    driver: neo4j.Driver, database: str | None, uid: int, cfg: PoolConfig, limit: int
+) -> list[dict]:
+    records = store.read(
+        driver, "pool_follows_you", database, uid=uid, max_followers=cfg.max_my_followers,
+        limit=limit,
     )
     return _rows(records)
 
@@ -179,35 +202,46 @@ class PoolResult:
 
 @dataclass
 class EarlyPools:
-    """Pools 2 and 3 running on the pool threads.
+    """Pools 2, 3 and follows_you running on the pool threads.
 
     ``start_early`` starts them before the user's follows are read (the queries read them
-    themselves): for a user with at most ``max_followees`` follows they expand from all of
-    them, exactly as ``gather`` would, so a request overlaps them with reading the user. For a
-    heavier user they return nothing at once, and ``gather`` starts them again from the
-    followees it picks.
+    themselves): for a user with at most ``max_followees`` follows pools 2 and 3 expand from
+    all of them, exactly as ``gather`` would, so a request overlaps them with reading the user.
+    For a heavier user they return nothing at once, and ``gather`` starts them again from the
+    followees it picks. follows_you needs nothing but the uid, so it serves every user.
     """
 
     friends_of_friends: Future
     followers_of_followees: Future
+    follows_you: Future
 
-    def discard(self) -> None:
+    def discard(self, *, keep_follows_you: bool = False) -> None:
         """Cancel them, or wait until they end: no query of a call outlives it (the caller may
         close the driver next)."""
-        for future in (self.friends_of_friends, self.followers_of_followees):
-            if not future.cancel():
-                future.exception()  # waits; their errors do not matter any more
+        futures = [self.friends_of_friends, self.followers_of_followees]
+        if not keep_follows_you:
+            futures.append(self.follows_you)
+        for future in futures:
+            _settle(future)
+
+
+def _settle(future: Future) -> None:
+    """Cancel ``future``, or wait until it ends (its error no longer matters)."""
+    if not future.cancel():
+        future.exception()
 
 
 def _side_by_side(
     driver: neo4j.Driver, database: str | None, uid: int, via: list[int] | None,
-    cfg: PoolConfig, target: int,
+    cfg: PoolConfig, target: int, follows_you_future: Future | None = None,
 ) -> EarlyPools:
-    """Pools 2 and 3 from ``via`` (None: the user's own followees), each on its own thread."""
+    """Pools 2 and 3 from ``via`` (None: the user's own followees), each on its own thread,
+    and follows_you (or the one already running)."""
     pool = _executor()
     return EarlyPools(
         pool.submit(friends_of_friends, driver, database, uid, via, cfg, target),
         pool.submit(followers_of_followees, driver, database, uid, via, cfg, target),
+        follows_you_future or pool.submit(follows_you, driver, database, uid, cfg, target),
     )
 
 
@@ -233,8 +267,8 @@ def gather(
     """Run the pools in fallback order for one user and merge what they propose.
 
     ``ranked_follows``: the user's follows in the order pool 1 should use them (highest model
-    score first); ``excluded``: uids never to propose (blocked, --exclude); ``early``: pools 2
-    and 3 already started by ``start_early``.
+    score first); ``excluded``: uids never to propose (blocked, --exclude); ``early``: pools 2,
+    3 and follows_you already started by ``start_early``.
     """
     target = cfg.target(k)
     followed = set(follows)
@@ -257,13 +291,25 @@ def gather(
     def full() -> bool:
         return not cfg.exhaustive and len(candidates) >= target
 
+    def fill_popular() -> None:
+        rows = popular.rows(driver, database, cfg.popular_cache)
+        need = target - len(candidates)
+        fill = [{"uid": u, "followers": n} for u, n in rows if u not in skip]
+        take("popular", fill[: need + len(candidates)])
+
     light = cfg.exhaustive and 0 < len(follows) <= cfg.max_followees
     if early is not None and not light:
-        early.discard()
+        early.discard(keep_follows_you=True)
+    mine = early.follows_you if early is not None else None
     if not follows:
-        rows = popular.rows(driver, database, cfg.popular_cache)
-        take("popular", [{"uid": u, "followers": n} for u, n in rows[: target + len(skip)]])
-        return PoolResult(candidates, [], ["popular"], cold_start=True)
+        # cold start: whoever follows the user, then the most-followed accounts
+        rows = mine.result() if mine is not None else follows_you(
+            driver, database, uid, cfg, target)
+        ran.append("follows_you")
+        take("follows_you", rows)
+        ran.append("popular")
+        fill_popular()
+        return PoolResult(candidates, [], ran, cold_start=True)
 
     ranked = ranked_follows or follows
     shared: list[int] = []
@@ -275,23 +321,29 @@ def gather(
     side = (early or start_early(driver, database, uid, k, cfg)) if light else None
     if use_vectors:
         try:
-            rows = similar_relations(driver, database, uid, ranked, cfg, target)
+            rows, followees = similar_relations(driver, database, uid, ranked, cfg, target)
         except BaseException:
             if side is not None:
                 side.discard()
+            elif mine is not None:
+                _settle(mine)
             raise
         ran.append("similar_relations")
         take("similar_relations", rows)
+        if cfg.similar_followees:
+            ran.append("similar_followees")
+            take("similar_followees", followees)
         shared = _prioritise((b for row in rows for b in row["via"]), ())
     # A heavy user's pools 2 and 3 start from the followees pool 1 found shared, then the rest
     # by model score; in exhaustive mode both run whatever the first finds, so side by side.
     via = _prioritise(shared, ranked)
     if side is None and cfg.exhaustive:
-        side = _side_by_side(driver, database, uid, via, cfg, target)
+        side = _side_by_side(driver, database, uid, via, cfg, target, mine)
     if side is not None:
-        ran += ["friends_of_friends", "followers_of_followees"]
+        ran += ["friends_of_friends", "followers_of_followees", "follows_you"]
         take("friends_of_friends", side.friends_of_friends.result())
         take("followers_of_followees", side.followers_of_followees.result())
+        take("follows_you", side.follows_you.result())
     else:
         if not full():
             ran.append("friends_of_friends")
@@ -300,6 +352,12 @@ def gather(
             ran.append("followers_of_followees")
             take("followers_of_followees",
                  followers_of_followees(driver, database, uid, via, cfg, target))
+        if not full():
+            ran.append("follows_you")
+            take("follows_you", mine.result() if mine is not None
+                 else follows_you(driver, database, uid, cfg, target))
+        elif mine is not None:
+            _settle(mine)
     for _ in range(cfg.rounds):
         if len(candidates) >= target:
             break
@@ -312,8 +370,5 @@ def gather(
             break
     if len(candidates) < target:
         ran.append("popular")
-        rows = popular.rows(driver, database, cfg.popular_cache)
-        need = target - len(candidates)
-        fill = [{"uid": u, "followers": n} for u, n in rows if u not in skip]
-        take("popular", fill[: need + len(candidates)])
+        fill_popular()
     return PoolResult(candidates, shared, ran)

@@ -27,6 +27,8 @@ FEATURES = (
     "model_known",  # 1 when the model knows both uids
     "sim_rel",  # similar relations leading to the candidate / the pool's most (pool 1)
     "sim_shared_rel",  # my followees it also follows, seen by pool 1 / the pool's most
+    "simf_rel",  # similar relations behind the similar followers who follow it / the most
+    "simf_rank",  # rank percentile of that
     "fof_rel",  # friends-of-friends paths / the pool's most (pool 2)
     "aa_rel",  # Adamic-Adar weight of those paths / the pool's best
     "aa_rank",  # rank percentile of the Adamic-Adar weight
@@ -35,7 +37,14 @@ FEATURES = (
     "cof_rank",  # rank percentile of co-follower weight + co-follow count
     "cos_rel",  # item-to-item cosine of the candidate with my followees (pool 3) / the best
     "cos_rank",  # rank percentile of that cosine
+    "rp3_rel",  # RP3beta walk score (pool 3) / the best
+    "rp3_rank",  # rank percentile of that
     "expansion_rel",  # paths found by an expansion round / the pool's most
+    "follows_you",  # 1 when it follows the user (who does not follow it back)
+    # follows_you times the share of the user's followers the user follows back: the ranker
+    # learns how far to trust "follows you" for a user who returns follows often or rarely
+    "follows_you_returned",
+    "follows_you_few",  # follows_you / (1 + log1p(followers the user has not followed back))
     "popularity",  # log1p(followers)
     "n_pools",  # how many pools (popular aside) proposed it
 )
@@ -51,6 +60,10 @@ _RAW = (
     ("followers_of_followees", "cofollow"),
     ("followers_of_followees", "cosine"),
     ("expansion", "paths"),
+    ("similar_followees", "paths"),
+    ("followers_of_followees", "rp3"),
+    ("follows_you", "returned"),
+    ("follows_you", "unreturned"),
 )
 _RAW_BY_POOL: dict[str, list[tuple[str, int]]] = {}
 for _col, (_pool, _key) in enumerate(_RAW):
@@ -86,7 +99,9 @@ def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> n
                 value = evidence.get(key)
                 if value:
                     raw[row, col] = value
-    sim, n_via, fof, aa, cof, cofollow, cosine, expansion = raw.T
+    (sim, n_via, fof, aa, cof, cofollow, cosine, expansion, simf, rp3, returned,
+     unreturned) = raw.T
+    fy = np.array(["follows_you" in c.pools for c in cands], dtype=np.float64)
     x[:, F["sim_rel"]] = _relative(sim)
     x[:, F["sim_shared_rel"]] = _relative(n_via)
     x[:, F["fof_rel"]] = _relative(fof)
@@ -98,6 +113,13 @@ def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> n
     x[:, F["cos_rel"]] = _relative(cosine)
     x[:, F["cos_rank"]] = _rank_percentile(cosine)
     x[:, F["expansion_rel"]] = _relative(expansion)
+    x[:, F["rp3_rel"]] = _relative(rp3)
+    x[:, F["rp3_rank"]] = _rank_percentile(rp3)
+    x[:, F["simf_rel"]] = _relative(simf)
+    x[:, F["simf_rank"]] = _rank_percentile(simf)
+    x[:, F["follows_you"]] = fy
+    x[:, F["follows_you_returned"]] = fy * returned
+    x[:, F["follows_you_few"]] = fy / (1.0 + np.log1p(unreturned))
     x[:, F["popularity"]] = np.log1p([c.followers for c in cands])
     x[:, F["n_pools"]] = [len([p for p in c.pools if p != "popular"]) for c in cands]
     if known.any():
@@ -112,7 +134,7 @@ def evidence_score(x: np.ndarray) -> np.ndarray:
     """A model-free summary of the graph evidence (ties, and ranking without a model)."""
     return (
         x[:, F["cof_rank"]] + x[:, F["aa_rel"]] + x[:, F["cof_rel"]] + x[:, F["sim_rel"]]
-        + 0.1 * x[:, F["n_pools"]]
+        + x[:, F["follows_you_returned"]] + 0.1 * x[:, F["n_pools"]]
     )
 
 

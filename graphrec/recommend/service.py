@@ -166,8 +166,8 @@ class Recommender:
     ) -> tuple[list[Candidate], np.ndarray]:
         """Candidates best first, and their scores in the same order."""
         cands = list(pools.candidates.values())
-        if pools.cold_start:
-            cands.sort(key=lambda c: (-c.followers, c.uid))
+        if pools.cold_start:  # whoever follows the user first, then by followers
+            cands.sort(key=lambda c: ("follows_you" not in c.pools, -c.followers, c.uid))
             top = max((c.followers for c in cands), default=1) or 1
             return cands, np.array([c.followers / top for c in cands])
         logits, known = self._logits(user.uid, (c.uid for c in cands))

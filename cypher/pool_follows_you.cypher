@@ -1,0 +1,26 @@
+// Pool follows_you: the accounts that follow me and that I do not follow (back) -- the oldest
+// who-to-follow signal, and on graphs where follows are mostly returned the strongest one.
+// At most $max_followers of my followers are read, so a hub stays fast. Each candidate carries
+// what the ranker needs to learn when to trust this pool: `returned`, the share of the
+// followers read that I do follow back (how much this user reciprocates), and `unreturned`,
+// how many followers I have not followed back (one of few is a stronger hint than one of
+// hundreds). Not me, active; most-followed first, then uid.
+MATCH (me:`User` {uid: $uid})
+WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
+WITH me, mine, COLLECT {
+  MATCH (me)<-[:`FOLLOWS`]-(o)
+  WHERE o <> me
+  RETURN o
+  LIMIT $max_followers
+} AS followers
+WITH mine, followers, [o IN followers WHERE NOT o IN mine] AS unreturned
+WITH size(followers) AS read, size(unreturned) AS n, unreturned
+UNWIND unreturned AS c
+WITH c, read, n, COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+WHERE coalesce(c.active, true)
+WITH c, read, n, followers
+ORDER BY followers DESC, c.uid
+LIMIT $limit
+RETURN collect({
+  uid: c.uid, returned: toFloat(read - n) / read, unreturned: n, followers: followers
+}) AS rows
