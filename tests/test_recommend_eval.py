@@ -18,6 +18,7 @@ from graphrec.model.artifacts import VALIDATION
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import holdout
 from graphrec.recommend.evaluation import evaluate_pipeline
+from graphrec.recommend.pools import POOLS, PoolConfig, similar_relations
 from graphrec.recommend.rank import RANKER, Ranker
 from graphrec.recommend.service import Recommender
 
@@ -30,6 +31,9 @@ def _followers(driver):
     return {r["uid"]: r["followers"] for r in store.read(driver, "pool_popular", None, limit=99)}
 
 
+WIDE = PoolConfig(neighbours=50, evidence=50)
+
+
 def test_held_out_follows_are_invisible_then_restored(world, driver):
     followers = _followers(driver)
     with holdout.held_out(driver, [(1, 2), (7, 9)]) as moved:
@@ -39,9 +43,7 @@ def test_held_out_follows_are_invisible_then_restored(world, driver):
         assert holdout.held_out_count(driver) == 2
         # the vector index no longer returns the held-out relation: with 1->2 gone, 7 is only
         # reachable through 7->3, and nobody reaches anyone through 2 from user 1
-        [record] = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2, 3],
-                              index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
-        rows = record["rows"]
+        rows, _ = similar_relations(driver, None, ME, [2, 3], WIDE, limit=100)
         assert all(2 not in r["via"] for r in rows)
         recs = Recommender(driver, None, world).recommend(ME, k=50)
         assert 2 in {r.uid for r in recs}  # 2 is a candidate again (3 follows it)
@@ -49,9 +51,7 @@ def test_held_out_follows_are_invisible_then_restored(world, driver):
     assert _followers(driver) == followers
     assert holdout.held_out_count(driver) == 0
     # embeddings came back with the relationships: pool 1 sees 1->2 again
-    [record] = store.read(driver, "pool_similar_relations", None, uid=ME, via=[2],
-                          index=store.VECTOR_INDEX, neighbours=50, evidence=50, limit=100)
-    rows = record["rows"]
+    rows, _ = similar_relations(driver, None, ME, [2], WIDE, limit=100)
     assert any(2 in r["via"] for r in rows)
 
 
@@ -76,8 +76,13 @@ def test_evaluate_pipeline_holds_out_for_real(world, driver):
     assert all(isinstance(figures, dict) for figures in result.values())
     assert result["pool:friends_of_friends"]["hr@10"] == 0.5
     assert result["pool:popular"]["hr@50"] <= 0.5
-    assert {"pipeline", "pool_model", "pool:similar_relations", "pool:followers_of_followees"} \
-        <= set(result)
+    assert {"pipeline", "pool_model", "pool:similar_relations", "pool:followers_of_followees",
+            "pool:follows_you", "without:friends_of_friends"} <= set(result)
+    assert result["pool:friends_of_friends"]["pool_recall"] == 0.5
+    assert result["pool:popular"]["pool_recall"] <= 0.5
+    for pool in POOLS:  # an ablation ranks a subset of the merged pool
+        assert result[f"without:{pool}"]["hr@50"] <= result["pipeline"]["pool_recall"]
+        assert result[f"pool:{pool}"]["pool_recall"] <= result["pipeline"]["pool_recall"]
     assert _follows(driver, 1) == [2, 3] and _follows(driver, 8) == [3, 9, 10]
     assert holdout.held_out_count(driver) == 0
 
@@ -175,6 +180,8 @@ def test_features_are_relative_to_the_users_own_pool():
     ("followers_of_followees", "cofollow", "cofollow_rel"),
     ("followers_of_followees", "cosine", "cos_rel"),
     ("expansion", "paths", "expansion_rel"),
+    ("similar_followees", "paths", "simf_rel"),
+    ("followers_of_followees", "rp3", "rp3_rel"),
 ])
 def test_each_piece_of_pool_evidence_reaches_its_feature(pool, key, feature):
     from graphrec.recommend.pools import Candidate
@@ -189,6 +196,22 @@ def test_each_piece_of_pool_evidence_reaches_its_feature(pool, key, feature):
     others = [i for name, i in F.items() if name.endswith("_rel") and name not in
               (feature, "model_rel")]
     assert not x[:, others].any()
+
+
+def test_follows_you_features_carry_how_much_the_user_follows_back():
+    from graphrec.recommend.pools import Candidate
+    from graphrec.recommend.rank import F, features
+
+    cands = [Candidate(i) for i in range(3)]
+    cands[0].add("follows_you", 5, returned=0.8, unreturned=3)
+    cands[1].add("follows_you", 5, returned=0.8, unreturned=3)
+    cands[1].add("friends_of_friends", 5, paths=1)
+    cands[2].add("friends_of_friends", 5, paths=2)
+    x = features(cands, np.zeros(3), np.zeros(3, bool))
+    assert x[:, F["follows_you"]].tolist() == [1.0, 1.0, 0.0]
+    assert x[:, F["follows_you_returned"]].tolist() == [0.8, 0.8, 0.0]
+    assert x[0, F["follows_you_few"]] == pytest.approx(1 / (1 + np.log1p(3)))
+    assert x[2, F["follows_you_few"]] == 0.0
 
 
 def test_fit_logistic_finds_the_signal():

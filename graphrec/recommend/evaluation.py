@@ -7,8 +7,10 @@ graph, and restored afterwards (also at the start, should an earlier run have be
 
 Every method is scored by ``graphrec.evaluate.ranking_metrics`` with the same split, users and
 code path as the model and the baselines: "pipeline" (pools + ranker), "pool_model" (the same
-merged pool ordered by NeuMF alone), and one entry per pool ("pool:friends_of_friends", ...,
-each in its own order). Accounts a method does not propose rank below everything it does.
+merged pool ordered by NeuMF alone), one entry per pool ("pool:friends_of_friends", ...,
+each in its own order, with its own pool_recall), and the ablation: one entry per pool
+("without:follows_you", ...), the pipeline's ranker over the merged pool as if that pool had
+not run. Accounts a method does not propose rank below everything it does.
 result["pipeline"]["pool_recall"] is how often the held-out account is in the merged pool at
 all.
 """
@@ -28,9 +30,10 @@ from graphrec.errors import GraphrecError
 from graphrec.model.artifacts import require_model_dir
 from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
+from graphrec.recommend import rank
 from graphrec.recommend.fit import model_holdout
 from graphrec.recommend.holdout import held_out
-from graphrec.recommend.pools import POOLS, PoolConfig
+from graphrec.recommend.pools import POOLS, Candidate, PoolConfig
 from graphrec.recommend.service import Recommender
 
 MODEL_ORDER = "pool_model"
@@ -49,6 +52,18 @@ def graph_follows(driver: neo4j.Driver, database: str | None) -> tuple[np.ndarra
     return fetch_follows(driver, database)
 
 
+def _without(cands: list[Candidate], pool: str) -> list[Candidate]:
+    """The candidates as if ``pool`` had not run: its evidence gone, and the accounts only it
+    proposed dropped."""
+    rest = []
+    for c in cands:
+        pools = [p for p in c.pools if p != pool]
+        if pools:
+            evidence = {p: e for p, e in c.evidence.items() if p != pool}
+            rest.append(Candidate(c.uid, c.followers, pools, evidence))
+    return rest
+
+
 class _Outcomes:
     """Runs the pipeline once per evaluated user and remembers every method's ordering."""
 
@@ -59,6 +74,7 @@ class _Outcomes:
         self.lists: dict[int, dict[str, list[int]]] = {}  # user index -> method -> item indices
         self.scores: dict[int, dict[str, dict[int, float]]] = {}
         self.in_pool: dict[int, set[int]] = {}
+        self.in_each_pool: dict[int, dict[str, set[int]]] = {}
         self._lock = threading.Lock()
 
     def _one(self, user: int) -> None:
@@ -70,23 +86,34 @@ class _Outcomes:
         pos = {c.uid: int(i) for c, i in zip(cands, idx, strict=True) if i >= 0}
         lists: dict[str, list[int]] = {}
         scores: dict[str, dict[int, float]] = {}
-        ordered, ranked = r.rank_candidates(state, pools)
-        lists["pipeline"] = [pos[c.uid] for c in ordered if c.uid in pos]
-        scores["pipeline"] = {pos[c.uid]: float(v) for c, v in zip(ordered, ranked, strict=True)
-                              if c.uid in pos}
+
+        def keep(name: str, ordered: list[Candidate], values: np.ndarray) -> None:
+            lists[name] = [pos[c.uid] for c in ordered if c.uid in pos]
+            scores[name] = {pos[c.uid]: float(v) for c, v in zip(ordered, values, strict=True)
+                            if c.uid in pos}
+
+        keep("pipeline", *r.rank_candidates(state, pools))
         logits, known = r._logits(state.uid, (c.uid for c in cands))
         model = {pos[c.uid]: float(v) for c, v, k in zip(cands, logits, known, strict=True)
                  if k and c.uid in pos}
         lists[MODEL_ORDER] = sorted(model, key=lambda i: -model[i])
         scores[MODEL_ORDER] = model
+        by_uid = {c.uid: j for j, c in enumerate(cands)}
+        in_pool: dict[str, set[int]] = {}
         for pool in POOLS:
             mine = sorted((c for c in cands if pool in c.pools and c.uid in pos),
                           key=lambda c, p=pool: c.evidence[p]["position"])
             lists[f"pool:{pool}"] = [pos[c.uid] for c in mine]
             scores[f"pool:{pool}"] = {pos[c.uid]: -float(j) for j, c in enumerate(mine)}
+            in_pool[pool] = {pos[c.uid] for c in mine}
+            rest = _without(cands, pool)
+            rows = np.array([by_uid[c.uid] for c in rest], np.int64)
+            order, values = rank.order(rest, logits[rows], known[rows], r.ranker)
+            keep(f"without:{pool}", [rest[i] for i in order], values[order])
         with self._lock:
             self.lists[user], self.scores[user] = lists, scores
             self.in_pool[user] = set(pos.values())
+            self.in_each_pool[user] = in_pool
 
     def ensure(self, users: np.ndarray) -> None:
         todo = sorted({int(u) for u in users} - set(self.lists))
@@ -152,7 +179,8 @@ def evaluate_pipeline(
         split = split_from_holdout(scorer.uids, src, dst, pairs[:, 0], pairs[:, 1])
         recommender = Recommender(driver, database, model_dir, config)
         outcomes = _Outcomes(recommender, scorer, workers, silent)
-        names = ["pipeline", MODEL_ORDER, *(f"pool:{p}" for p in POOLS)]
+        names = ["pipeline", MODEL_ORDER, *(f"pool:{p}" for p in POOLS),
+                 *(f"without:{p}" for p in POOLS)]
         result: dict = ranking_metrics(
             [PipelineMethod(n, outcomes) for n in names], split, n_users=n_users, seed=seed
         )
@@ -160,6 +188,9 @@ def evaluate_pipeline(
     target = dict(zip(split.test_users.tolist(), split.test_items.tolist(), strict=True))
     evaluated = list(outcomes.in_pool)
     recall = float(np.mean([target[u] in outcomes.in_pool[u] for u in evaluated] or [0.0]))
+    for pool in POOLS:
+        found = [target[u] in outcomes.in_each_pool[u][pool] for u in evaluated]
+        result[f"pool:{pool}"]["pool_recall"] = round(float(np.mean(found or [0.0])), 4)
     result["pipeline"].update({"pool_recall": round(recall, 4), "ranker": ranker,
                                "held_out_moved": int(moved),
                                "total_seconds": round(time.perf_counter() - start, 2)})
