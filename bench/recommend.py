@@ -101,7 +101,7 @@ def ensure_model(name: str, epochs: int, model_root: Path, fit_users: int,
     model_dir = model_root / name
     if not (model_dir / "weights.npz").exists():
         cli("train", "--model-dir", str(model_dir), "--epochs", str(epochs),
-            "--eval-users", "500", "--silent", *train_args)
+            "--eval-users", "500", "--ranker-users", str(fit_users), "--silent", *train_args)
     scorer = NumpyScorer.load(model_dir)
     driver = open_driver()
     try:
@@ -209,7 +209,7 @@ class ReferenceComplexLogic:
         u, i = scorer.index_of(src), scorer.index_of(dst)
         ok = (u >= 0) & (i >= 0)
         self.src = src[ok]
-        self.vectors = scorer.relation_embedding(u[ok], i[ok]).astype(np.float64)
+        self.vectors = scorer.index_embedding(u[ok], i[ok]).astype(np.float64)
         self.as_lists = self.vectors.tolist()
         self.norms = [math.sqrt(sum(x * x for x in v)) or 1.0 for v in self.as_lists]
         self.seconds: list[float] = []

@@ -1,7 +1,7 @@
 """Relation embeddings on FOLLOWS: computed with the numpy scorer, written back to Neo4j.
 
-``write_embeddings`` sets ``r.embedding`` (relation_dim floats) on every FOLLOWS whose two
-endpoints the model knows, keyed by (uid, fid), in one transaction per batch; follows the
+``write_embeddings`` sets ``r.embedding`` (``NumpyScorer.index_embedding``) on every FOLLOWS
+whose two endpoints the model knows, keyed by (uid, fid), in one transaction per batch; follows the
 model cannot embed lose any old vector. It then makes sure the cosine vector index
 ``follow_embedding`` exists with the right dimensions and is ONLINE, and records the model
 version on ``(:GraphrecMeta {key: 'model'})`` so ``embedding_status`` can tell a stale
@@ -55,7 +55,7 @@ def _set_meta(
         database,
         key=META_KEY,
         version=scorer.version,
-        dims=scorer.relation_dim,
+        dims=scorer.index_dim,
         state=state,
         written_at=datetime.now(UTC).isoformat(timespec="seconds"),
         count=count,
@@ -135,7 +135,7 @@ def write_embeddings(
     ):
         pending: set[Future] = set()
         for sl in _user_batches(k_src, batch_size):
-            vectors = scorer.relation_embedding(k_users[sl], k_items[sl]).astype(np.float64)
+            vectors = scorer.index_embedding(k_users[sl], k_items[sl]).astype(np.float64)
             rows = _rows(k_src[sl], k_dst[sl], vectors)
             while len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -153,13 +153,13 @@ def write_embeddings(
             store.write(driver, "remove_follow_embeddings", database, rows=batch)
 
     index_started = time.perf_counter()
-    ensure_vector_index(driver, scorer.relation_dim, database)
+    ensure_vector_index(driver, scorer.index_dim, database)
     index_seconds = time.perf_counter() - index_started
     _set_meta(driver, database, scorer, "complete", written, skipped)
     return {
         "written": written,
         "skipped": skipped,
-        "dims": scorer.relation_dim,
+        "dims": scorer.index_dim,
         "model_version": scorer.version,
         "index": store.VECTOR_INDEX,
         "index_rebuilt": rebuild_index,
@@ -203,7 +203,7 @@ def embedding_status(
         status, meta = "missing", {}
     else:
         meta = dict(records[0])
-        same = meta.get("version") == scorer.version and meta.get("dims") == scorer.relation_dim
+        same = meta.get("version") == scorer.version and meta.get("dims") == scorer.index_dim
         status = "fresh" if same and meta.get("state") == "complete" else "stale"
     return {
         "status": status,

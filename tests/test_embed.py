@@ -17,7 +17,7 @@ from graphrec.loader import load_follows
 from graphrec.model.artifacts import NeuMFConfig
 from graphrec.model.scorer import NumpyScorer
 
-CONFIG = NeuMFConfig(epochs=1, batch_size=1024)
+CONFIG = NeuMFConfig(epochs=1, batch_size=1024, search=())
 
 
 def ring_follows(n: int = 40, out: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,8 @@ def models(tmp_path_factory):
     dirs = []
     for seed in (1, 2):
         path = tmp_path_factory.mktemp(f"model{seed}")
-        train(src, dst, path, NeuMFConfig(epochs=1, batch_size=1024, seed=seed), silent=True)
+        config = NeuMFConfig(epochs=1, batch_size=1024, seed=seed, search=())
+        train(src, dst, path, config, silent=True)
         dirs.append(path)
     return dirs
 

@@ -17,7 +17,7 @@ from graphrec.model.artifacts import NeuMFConfig
 from graphrec.model.sampling import is_known, known_pairs, sample_negatives, training_examples
 from graphrec.model.scorer import NumpyScorer
 
-TINY = NeuMFConfig(epochs=2, batch_size=2048, learning_rate=0.01)
+TINY = NeuMFConfig(epochs=2, batch_size=2048, learning_rate=0.01, search=())
 
 
 def community_follows(
@@ -215,7 +215,7 @@ def test_training_never_sees_held_out_follows(tmp_path, monkeypatch, pretrain_ep
 
     monkeypatch.setattr(train_module, "training_examples", recording)
     src, dst = community_follows(communities=2, size=12, follows=5)
-    config = NeuMFConfig(epochs=1, batch_size=1024, pretrain_epochs=pretrain_epochs)
+    config = NeuMFConfig(epochs=1, batch_size=1024, pretrain_epochs=pretrain_epochs, search=())
     train_module.train(src, dst, tmp_path, config, silent=True)
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / artifacts.HOLDOUT) as held:
@@ -265,7 +265,7 @@ def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "training_examples", recording)
     src, dst = community_follows(communities=2, size=12, follows=6)
-    config = NeuMFConfig(epochs=1, batch_size=1024, validation_fraction=0.1)
+    config = NeuMFConfig(epochs=1, batch_size=1024, validation_fraction=0.1, search=())
     train_module.train(src, dst, tmp_path, config, silent=True)
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / artifacts.VALIDATION) as val:
@@ -376,8 +376,54 @@ def test_auto_tie_follows_the_graphs_reciprocity(tmp_path, mutual, expected):
     else:  # only "upwards" follows: none can be followed back
         up = src < dst
         src, dst = src[up], dst[up]
-    figures = train(src, dst, tmp_path, NeuMFConfig(epochs=1, batch_size=1024), silent=True)
+    config = NeuMFConfig(epochs=1, batch_size=1024, search=())
+    figures = train(src, dst, tmp_path, config, silent=True)
     assert figures["tie"] == expected
     # measured on the training follows: the hold-out and validation split break a few pairs
     assert figures["reciprocity"] > 0.7 if mutual else figures["reciprocity"] == 0.0
     assert NumpyScorer.load(tmp_path).config.tie == expected
+
+
+# --------------------------------------------------------------------------- capacity search
+
+
+def test_search_keeps_the_rung_the_validation_estimate_prefers(tmp_path, monkeypatch):
+    from graphrec.model import train as train_module
+
+    # the estimate prefers latent 8 whatever the weights: the search must follow it
+    def estimate(self, model):
+        return {2: 0.1, 8: 0.9, 4: 0.5}[model.get_layer("gmf_user").output_dim]
+
+    monkeypatch.setattr(train_module.RankingProbe, "hit_rate", estimate)
+    src, dst = community_follows(communities=2, size=12, follows=6)
+    config = NeuMFConfig(epochs=3, batch_size=1024, search=((2, 0.01), (8, 0.003), (4, 0.01)),
+                         search_rounds=(1, 2), index_dim=8)
+    figures = train_module.train(src, dst, tmp_path, config, silent=True)
+    rows = {r["latent_dim"]: r for r in figures["search"]}
+    assert [r["chosen"] for r in figures["search"]] == [False, True, False]
+    assert rows[8]["epochs"] == 3 and rows[2]["epochs"] == 1  # halved after round one
+    assert (figures["latent_dim"], figures["learning_rate"]) == (8, 0.003)
+    assert figures["search_epochs"] == 1 + 1
+    scorer = NumpyScorer.load(tmp_path)
+    assert scorer.config.latent_dim == 8 and scorer.config.learning_rate == 0.003
+    # 8 + the last MLP layer is wider than the index: what is indexed is projected
+    assert scorer.relation_dim == 16 and scorer.index_dim == 8 == figures["index_dim"]
+    users, items = np.arange(5), np.arange(5, 10)
+    indexed = scorer.index_embedding(users, items)
+    assert indexed.shape == (5, 8)
+    assert np.allclose(indexed, scorer.relation_embedding(users, items) @ scorer.index_projection)
+
+
+def test_search_skips_rungs_too_large_for_the_graph():
+    from graphrec.model.train import search_rungs
+
+    config = NeuMFConfig(search=((8, 0.01), (64, 0.01)), search_max_params=4 * 1000 * 8)
+    assert [c.latent_dim for c in search_rungs(config, 1000)] == [8]
+    assert [c.latent_dim for c in search_rungs(config, 10)] == [8, 64]
+    assert search_rungs(NeuMFConfig(search=()), 10) == [NeuMFConfig(search=())]
+
+
+def test_model_as_wide_as_the_index_is_not_projected(trained):
+    model_dir, figures, _ = trained
+    scorer = NumpyScorer.load(model_dir)
+    assert scorer.index_projection is None and scorer.index_dim == scorer.relation_dim

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,13 @@ import click
 
 from graphrec.errors import GraphrecError
 from graphrec.settings import Settings
+
+
+def quiet_server_notifications() -> None:
+    """Neo4j warns about labels and properties that do not exist yet (BLOCKS, User.active):
+    expected for optional filters, and not news for the user's terminal."""
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from graphrec.cli.common import App, json_option, model_dir_option, pass_app, silent_option
+from graphrec.cli.common import (
+    App,
+    json_option,
+    model_dir_option,
+    pass_app,
+    quiet_server_notifications,
+    silent_option,
+)
 from graphrec.errors import GraphrecError
 from graphrec.output import emit_json, key_values, table
 from graphrec.paths import default_model_dir
@@ -41,7 +48,7 @@ def _evaluate(
     model_dir: Path, src: np.ndarray, dst: np.ndarray, n_users: int, seed: int
 ) -> dict:
     from graphrec import evaluate
-    from graphrec.model.artifacts import HOLDOUT, require_model_dir
+    from graphrec.model.artifacts import HOLDOUT, VALIDATION, require_model_dir
     from graphrec.model.scorer import NumpyScorer
 
     path = require_model_dir(model_dir)
@@ -57,7 +64,13 @@ def _evaluate(
         split = evaluate.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
     if split.test_users.size == 0:
         raise GraphrecError("no held-out follows to evaluate (no user has 3 or more follows)")
-    return evaluate.evaluate_model(scorer, split, n_users=n_users, seed=seed)
+    validation = None  # the follows NeuMF validated on; the baselines tune on them too
+    if (path / VALIDATION).exists():
+        with np.load(path / VALIDATION, allow_pickle=False) as pairs:
+            validation = (pairs["users"], pairs["items"])
+    return evaluate.evaluate_model(
+        scorer, split, n_users=n_users, seed=seed, validation_pairs=validation
+    )
 
 
 def _metric_rows(metrics: dict) -> list[dict]:
@@ -85,8 +98,8 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @click.option("--early-stopping", type=click.Choice(["ranking", "loss"]),
               help="Keep the epoch with the best validation HR@10 estimate (default) or loss.")
 @click.option("--latent-dim", type=click.IntRange(min=1),
-              help="GMF and MLP embedding size [default: 8]; the relation embedding is this "
-                   "plus the last MLP layer (8) wide.")
+              help="GMF and MLP embedding size, instead of choosing one on the validation "
+                   "follows; the relation embedding is this plus the last MLP layer wide.")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0),
               help="Pre-train GMF and MLP alone this many epochs each, then start NeuMF "
                    "from them (NCF paper) [default: 0, no pre-training].")
@@ -96,19 +109,30 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
                    "follows are followed back, else none.")
 @click.option("--eval-users", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Users sampled for the evaluation after training.")
-@click.option("--write-embeddings", is_flag=True, help="Run `graphrec embed` afterwards.")
+@click.option("--search/--no-search", default=True, show_default=True,
+              help="Choose the embedding size and learning rate on the validation follows "
+                   "(off when --latent-dim or --learning-rate is given).")
+@click.option("--write-embeddings/--no-write-embeddings", default=None,
+              help="Run `graphrec embed` afterwards [default: on when training from the graph].")
+@click.option("--fit-ranker/--no-fit-ranker", "fit_ranker", default=True, show_default=True,
+              help="Fit the ranker afterwards (needs the embeddings written).")
+@click.option("--ranker-users", type=click.IntRange(min=10), default=500, show_default=True,
+              help="Users the ranker is fitted on.")
 @json_option
 @silent_option
 @pass_app
 def train(
     app: App, epochs, model_dir, from_csv, no_holdout, batch_size, negatives, learning_rate,
-    early_stopping, latent_dim, pretrain_epochs, tie, eval_users, write_embeddings, as_json, silent,
+    early_stopping, latent_dim, pretrain_epochs, tie, eval_users, search, write_embeddings,
+    fit_ranker, ranker_users, as_json, silent,
 ) -> None:
     """Train NeuMF on the follow graph and evaluate it on held-out follows.
 
     By default one follow of every user with 3 or more follows is held out (saved in the
-    model dir) and the model is then evaluated against popularity, friends-of-friends and
-    Adamic-Adar; the figures go to metrics.json.
+    model dir), the embedding size and learning rate are chosen on validation follows, and
+    the model is then evaluated against the baselines; the figures go to metrics.json.
+    Trained from the graph, it then writes the relation embeddings and fits the ranker, so
+    `graphrec recommend` is ready to use.
 
     \b
     Example:
@@ -127,6 +151,10 @@ def train(
     config = dataclasses.replace(
         NeuMFConfig(), **{k: v for k, v in overrides.items() if v is not None}
     )
+    if not search or latent_dim is not None or learning_rate is not None:
+        config = dataclasses.replace(config, search=())
+    if write_embeddings is None:
+        write_embeddings = from_csv is None
     src, dst = _follows(app, from_csv, quiet)
     try:
         figures = run_train(src, dst, model_dir, config, holdout=not no_holdout, silent=quiet)
@@ -145,16 +173,30 @@ def train(
 
         result["embeddings"] = write(app.driver, NumpyScorer.load(model_dir), app.database,
                                      silent=quiet)
+    if fit_ranker and write_embeddings:
+        from graphrec.recommend.fit import fit_ranker as fit
+
+        quiet_server_notifications()
+        result["ranker"] = fit(app.driver, app.database, model_dir, n_users=ranker_users,
+                               silent=quiet)
+    elif fit_ranker and not quiet:
+        click.echo("No ranker fitted (the embeddings were not written): run `graphrec embed`, "
+                   "then `graphrec fit-ranker`.", err=True)
     if as_json:
         emit_json(result)
         return
-    click.echo(key_values({k: v for k, v in result.items() if not isinstance(v, dict)}))
+    click.echo(key_values({k: v for k, v in result.items()
+                           if not isinstance(v, dict | list)}))
     if "metrics" in result:
         click.echo()
         click.echo(table(_metric_rows(result["metrics"]), METRIC_COLUMNS))
     if "embeddings" in result:
         click.echo()
         click.echo(key_values(result["embeddings"]))
+    if "ranker" in result:
+        click.echo()
+        click.echo(key_values({k: v for k, v in result["ranker"].items()
+                               if not isinstance(v, dict)}))
 
 
 @click.command()
@@ -190,6 +232,11 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
         from graphrec.recommend.evaluation import evaluate_pipeline
 
         metrics.update(evaluate_pipeline(app.driver, app.database, model_dir, n_users, seed))
+        if not metrics["pipeline"].get("ranker"):
+            click.echo(
+                "Warning: this model has no fitted ranker, so the pipeline was ranked by "
+                "NeuMF alone and its figures understate it; run `graphrec fit-ranker` "
+                "(`graphrec train` does by default).", err=True)
     _save_metrics(model_dir, metrics)
     if as_json:
         emit_json(metrics)

@@ -6,23 +6,22 @@ Keep this module light: it must not import TensorFlow, pandas or networkx (a fre
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
 import click
 
-from graphrec.cli.common import json_option, model_dir_option, pass_app, silent_option
+from graphrec.cli.common import (
+    json_option,
+    model_dir_option,
+    pass_app,
+    quiet_server_notifications,
+    silent_option,
+)
 from graphrec.output import emit_json, render
 from graphrec.paths import default_model_dir
 
 COLUMNS = ("rank", "uid", "score", "pools", "explanation")
-
-
-def _quiet_server_notifications() -> None:
-    # Neo4j warns about labels/properties that do not exist yet (BLOCKS, User.active): that is
-    # expected for optional filters and must not reach the user's terminal.
-    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
 
 
 def _import_neo4j_without_pandas() -> None:
@@ -84,7 +83,7 @@ def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, w
         raise click.UsageError("--users needs --out CSV")
     if uid is not None and out is not None:
         raise click.UsageError("--out is for batch mode (--users FILE)")
-    _quiet_server_notifications()
+    quiet_server_notifications()
     exclude = read_uid_file(exclude_file) if exclude_file else []
     users = read_uid_file(users_file) if users_file else []
     recommender = Recommender(app.driver, app.database, model_dir or default_model_dir())
@@ -131,7 +130,7 @@ def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) 
     """
     from graphrec.recommend.fit import fit_ranker
 
-    _quiet_server_notifications()
+    quiet_server_notifications()
     result = fit_ranker(app.driver, app.database, model_dir or default_model_dir(),
                         n_users=n_users, seed=seed, workers=workers,
                         silent=silent or as_json)

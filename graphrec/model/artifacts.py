@@ -34,16 +34,11 @@ CURVES = "curves.png"
 class NeuMFConfig:
     """Model sizes and training knobs.
 
-    Sizes follow the reference design. Training knobs are the best found with
-    bench/quality.py (HR@10, 2000 users, seed 42; wiki-vote / higgs-prefix / slashdot0902):
-    batch 65536 (XLA on 2 cores: > 1M examples/s) with Adam at 0.01, 16 negatives, no L2,
-    the epoch kept by the validation HR@10 estimate with patience 3, and tie="auto" (one
-    table per uid on graphs where most follows are mutual): 0.1235 / 0.0605 / 0.0945.
-    L2 was what made more negatives fail: Keras applies it to the whole embedding table
-    every step, and under Adam that pulls rarely seen ids hard towards zero. Pre-training
-    and more negatives did not pay; capacity does, at the cost of a wider relation
-    embedding: higgs-prefix needs latent 64 *and* Adam 0.003 (0.0925), wiki-vote passes ALS
-    at latent 128 (0.211). docs/benchmarks.md has the log.
+    Sizes follow the reference design; ``search`` lets training pick a wider model and another
+    learning rate on the validation follows, because the best capacity differs from graph to
+    graph. The other knobs are the best found with bench/quality.py (docs/benchmarks.md has
+    the figures). L2 stays off: Keras applies it to the whole embedding table every step, and
+    under Adam that pulls rarely seen ids hard towards zero.
     """
 
     latent_dim: int = 8  # GMF and MLP embedding size
@@ -66,6 +61,17 @@ class NeuMFConfig:
     patience: int = 3
     early_stopping: str = "ranking"  # the validation HR@10 estimate (train.py), or "loss"
     rank_users: int = 1000  # validation users ranked after each epoch
+    # Capacity and learning rate are chosen on the validation follows (train.search): every
+    # (latent_dim, learning_rate) rung trains up to the first round's epochs, the better half
+    # goes on to the next round's, and the best one trains on to `epochs`. Empty: train this
+    # configuration alone. Rungs whose embedding tables would exceed search_max_params are
+    # skipped, so a large graph keeps to the small rungs.
+    search: tuple[tuple[int, float], ...] = ((8, 0.01), (32, 0.01), (64, 0.003), (128, 0.01))
+    search_rounds: tuple[int, ...] = (4, 10)
+    search_max_params: int = 100_000_000
+    # The vector index holds at most this many dimensions: a wider relation embedding is
+    # projected onto its principal directions (NumpyScorer.index_embedding).
+    index_dim: int = 16
     rank_pool: int = 2000  # shared random candidate accounts they are ranked against
     seed: int = 42
     extra: dict = field(default_factory=dict)
@@ -77,12 +83,18 @@ class NeuMFConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["mlp_layers"] = list(self.mlp_layers)
+        d["search"] = [list(rung) for rung in self.search]
+        d["search_rounds"] = list(self.search_rounds)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> NeuMFConfig:
         d = dict(d)
         d["mlp_layers"] = tuple(d.get("mlp_layers", cls.mlp_layers))
+        if "search" in d:
+            d["search"] = tuple((int(a), float(b)) for a, b in d["search"])
+        if "search_rounds" in d:
+            d["search_rounds"] = tuple(int(e) for e in d["search_rounds"])
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

@@ -5,8 +5,13 @@ exactly the Keras model's (see keras_model.py):
 
     gmf      = P_gmf[u] * Q_gmf[i]                           (latent_dim)
     mlp      = relu(... relu([P_mlp[u], Q_mlp[i]] W0 + b0) ...)  (mlp_layers[-1])
-    relation = [gmf, mlp]                                    (the 16-d relation embedding)
+    relation = [gmf, mlp]                                    (the relation embedding)
     score    = sigmoid(relation . w_out + b_out)
+
+What the vector index holds is ``index_embedding``: the relation embedding itself, or, for a
+model wider than the index (``index_projection`` in weights.npz), its projection onto the
+principal directions of the training relations, so the index stays small whatever capacity
+training chose.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from graphrec.model.artifacts import WEIGHTS, NeuMFConfig, read_meta, require_model_dir
 
 EMBEDDING_KEYS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
+INDEX_PROJECTION = "index_projection"
 
 
 class NumpyScorer:
@@ -34,6 +40,10 @@ class NumpyScorer:
         self.biases = [np.asarray(weights[f"mlp_bias_{i}"], np.float32) for i in range(n_layers)]
         self.out_kernel = np.asarray(weights["out_kernel"], np.float32).reshape(-1)
         self.out_bias = np.float32(np.asarray(weights["out_bias"]).reshape(-1)[0])
+        projection = weights.get(INDEX_PROJECTION)
+        self.index_projection = (
+            None if projection is None else np.asarray(projection, np.float32)
+        )
         n = len(self.uids)
         for key in EMBEDDING_KEYS:
             if getattr(self, key).shape[0] != n:
@@ -60,6 +70,13 @@ class NumpyScorer:
     def relation_dim(self) -> int:
         return self.gmf_user.shape[1] + self.kernels[-1].shape[1]
 
+    @property
+    def index_dim(self) -> int:
+        """Width of what the vector index stores (``index_embedding``)."""
+        if self.index_projection is None:
+            return self.relation_dim
+        return int(self.index_projection.shape[1])
+
     def index_of(self, uids: np.ndarray | list[int] | int) -> np.ndarray:
         """Row index of each uid, -1 where the model has never seen it."""
         uids = np.atleast_1d(np.asarray(uids, dtype=np.int64))
@@ -68,7 +85,7 @@ class NumpyScorer:
         return np.where(self.uids[pos] == uids, pos, -1)
 
     def relation_embedding(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """The 16-d vectors feeding the output unit, shape (n, relation_dim), float32."""
+        """The vectors feeding the output unit, shape (n, relation_dim), float32."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         if users.shape != items.shape:
@@ -80,6 +97,13 @@ class NumpyScorer:
         for kernel, bias in zip(self.kernels, self.biases, strict=True):
             h = np.maximum(h @ kernel + bias, 0.0)
         return np.concatenate([gmf, h], axis=1).astype(np.float32, copy=False)
+
+    def index_embedding(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """What ``r.embedding`` and the vector index hold, shape (n, index_dim), float32."""
+        relation = self.relation_embedding(users, items)
+        if self.index_projection is None:
+            return relation
+        return relation @ self.index_projection
 
     def logits(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self.relation_embedding(users, items) @ self.out_kernel + self.out_bias

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from graphrec.model.keras_model import (  # noqa: E402
     init_from_towers,
 )
 from graphrec.model.sampling import is_known, known_pairs, training_examples  # noqa: E402
-from graphrec.model.scorer import NumpyScorer  # noqa: E402
+from graphrec.model.scorer import INDEX_PROJECTION, NumpyScorer  # noqa: E402
 from graphrec.progress import Progress  # noqa: E402
 from graphrec.stats import reciprocity  # noqa: E402
 
@@ -234,6 +235,159 @@ def _save_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+@dataclass
+class _Data:
+    """What every epoch of every configuration reads."""
+
+    fit_users: np.ndarray
+    fit_items: np.ndarray
+    n_ids: int
+    known: np.ndarray
+    rng: np.random.Generator
+    batch_size: int
+    val_ds: tf.data.Dataset | None
+    val_factor: float
+    probe: RankingProbe | None
+    by_ranking: bool
+
+
+@dataclass
+class _Run:
+    """One configuration in training: its model, its epochs so far and its best one."""
+
+    config: NeuMFConfig
+    model: keras.Model
+    history: list[dict] = field(default_factory=list)
+    best: float = -np.inf
+    best_weights: list | None = None
+    best_epoch: int = 1
+    waited: int = 0
+    stopped: bool = False
+
+    @property
+    def best_val_hr(self) -> float:
+        return float(self.history[self.best_epoch - 1]["val_hr@10"]) if self.history else 0.0
+
+    @property
+    def label(self) -> str:
+        return f"latent {self.config.latent_dim}, Adam {self.config.learning_rate:g}"
+
+
+def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silent: bool) -> None:
+    """Train ``run`` on until epoch ``until`` (or until its patience runs out)."""
+    config, model = run.config, run.model
+    while not run.stopped and len(run.history) < until:
+        epoch = len(run.history) + 1
+        users, items, labels = training_examples(
+            data.fit_users, data.fit_items, data.n_ids, data.known, config.negatives, data.rng
+        )
+        ds, factor = _batches(users, items, labels, data.batch_size)
+        t = time.perf_counter()
+        loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
+        seconds = time.perf_counter() - t
+        val_loss = (
+            data.val_factor * float(model.evaluate(data.val_ds, verbose=0))
+            if data.val_ds is not None
+            else loss
+        )
+        val_hr = data.probe.hit_rate(model) if data.probe is not None else 0.0
+        row = {
+            "epoch": epoch,
+            "loss": loss,
+            "val_loss": val_loss,
+            "val_hr@10": val_hr,
+            "seconds": round(seconds, 3),
+            "examples": int(users.size),
+            "examples_per_second": users.size / seconds,
+        }
+        run.history.append(row)
+        if not silent:
+            sys.stderr.write(
+                f"[{run.label}] epoch {epoch}: loss {loss:.4f}, val_loss {val_loss:.4f}, "
+                f"val_hr@10 {val_hr:.4f}, {users.size:,} examples in {seconds:.1f}s "
+                f"({row['examples_per_second']:,.0f} examples/s)\n"
+            )
+        if progress is not None:
+            progress.update(1)
+        score = val_hr if data.by_ranking else -val_loss
+        if score > run.best + (0.0 if data.by_ranking else 1e-4):
+            run.best, run.best_weights, run.best_epoch, run.waited = (
+                score, model.get_weights(), epoch, 0)
+        else:
+            run.waited += 1
+            run.stopped = run.waited >= config.patience
+
+
+def _new_run(config: NeuMFConfig, data: _Data, silent: bool) -> _Run:
+    model = build_neumf(data.n_ids, config)
+    learning_rate = config.learning_rate
+    if config.pretrain_epochs:
+        towers = [_pretrain(t, data.n_ids, config, (data.fit_users, data.fit_items), data.known,
+                            data.rng, data.batch_size, silent) for t in ("gmf", "mlp")]
+        init_from_towers(model, *towers)
+        learning_rate = config.finetune_learning_rate
+    return _Run(config, _compiled(model, learning_rate))
+
+
+def search_rungs(config: NeuMFConfig, n_ids: int) -> list[NeuMFConfig]:
+    """The configurations ``search`` tries: each ladder rung whose four embedding tables fit
+    in ``search_max_params`` (the plain configuration when the ladder is empty)."""
+    rungs = [
+        dataclasses.replace(config, latent_dim=latent, learning_rate=rate)
+        for latent, rate in config.search
+        if 4 * n_ids * latent <= config.search_max_params
+    ]
+    return rungs or [config]
+
+
+def _search(
+    config: NeuMFConfig, data: _Data, silent: bool
+) -> tuple[_Run, list[dict], list[dict]]:
+    """Successive halving over the ladder, judged by the validation estimate; returns the
+    winner (trained to the end), one summary row per rung and every epoch's history row."""
+    rungs = search_rungs(config, data.n_ids) if data.probe is not None else [config]
+    runs = [_new_run(c, data, silent) for c in rungs]
+    # with fewer epochs than a round has, the rounds end at the last epoch
+    rounds = sorted({min(e, config.epochs) for e in config.search_rounds})
+    schedule = rounds if len(runs) > 1 else []
+    alive = list(runs)
+    total, done, n = 0, 0, len(runs)
+    for until in schedule:  # the most epochs the schedule can take
+        total, done, n = total + n * (until - done), until, max(1, n // 2)
+    total += config.epochs - done
+    with Progress("training", total=total, unit="epochs", silent=silent) as progress:
+        for until in schedule:
+            for run in alive:
+                _epochs(run, data, until, progress, silent)
+            alive.sort(key=lambda r: -r.best_val_hr)
+            alive = alive[: max(1, len(alive) // 2)]
+        winner = alive[0]
+        _epochs(winner, data, config.epochs, progress, silent)
+    summary = [
+        {"latent_dim": r.config.latent_dim, "learning_rate": r.config.learning_rate,
+         "epochs": len(r.history), "best_epoch": r.best_epoch,
+         "best_val_hr@10": round(r.best_val_hr, 4), "chosen": r is winner}
+        for r in runs
+    ]
+    if not silent and len(runs) > 1:
+        sys.stderr.write(f"chose {winner.label} on the validation follows\n")
+    return winner, summary, [h for r in runs for h in r.history]
+
+
+def index_projection(
+    scorer: NumpyScorer, users: np.ndarray, items: np.ndarray, dims: int, seed: int
+) -> np.ndarray | None:
+    """(relation_dim, dims) principal directions of the relation embeddings of a sample of
+    training follows, or None when the relation embedding already fits the index."""
+    if scorer.relation_dim <= dims:
+        return None
+    rng = np.random.default_rng(seed + 13)
+    rows = rng.choice(users.size, min(users.size, 100_000), replace=False)
+    relations = scorer.relation_embedding(users[rows], items[rows]).astype(np.float64)
+    _, _, vt = np.linalg.svd(relations, full_matrices=False)
+    return vt[:dims].T.astype(np.float32)
+
+
 def train(
     src_uids: np.ndarray,
     dst_uids: np.ndarray,
@@ -244,8 +398,8 @@ def train(
 ) -> dict:
     """Train NeuMF on the follows ``src_uids -> dst_uids`` and write the model directory.
 
-    Returns the training figures (examples, examples_per_second, epochs, seconds, ...), which
-    are also stored in meta.json.
+    Returns the training figures (examples, examples_per_second, epochs, seconds, the search
+    over capacity and learning rate, ...), which are also stored in meta.json.
     """
     config = config or NeuMFConfig()
     started = time.perf_counter()
@@ -286,85 +440,48 @@ def train(
 
     examples_per_epoch = fit_users.size * (1 + config.negatives)
     batch_size = _effective_batch(config, examples_per_epoch)
-    model = build_neumf(n_ids, config)
-    learning_rate = config.learning_rate
-    if config.pretrain_epochs:
-        towers = [_pretrain(t, n_ids, config, (fit_users, fit_items), known, rng, batch_size,
-                            silent) for t in ("gmf", "mlp")]
-        init_from_towers(model, *towers)
-        learning_rate = config.finetune_learning_rate
-    _compiled(model, learning_rate)
     val_ds, val_factor = _batches(*val_data, batch_size) if n_val else (None, 1.0)
     followers = np.bincount(fit_items, minlength=n_ids)
     probe = RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
-    by_ranking = config.early_stopping == "ranking" and probe is not None
+    data = _Data(fit_users, fit_items, n_ids, known, rng, batch_size, val_ds, val_factor, probe,
+                 config.early_stopping == "ranking" and probe is not None)
 
-    history: list[dict] = []
-    best, best_weights, best_epoch, waited = -np.inf, None, 1, 0
-    total_examples, fit_seconds = 0, 0.0
-    with Progress("training", total=config.epochs, unit="epochs", silent=silent) as progress:
-        for epoch in range(1, config.epochs + 1):
-            users, items, labels = training_examples(
-                fit_users, fit_items, n_ids, known, config.negatives, rng
-            )
-            ds, factor = _batches(users, items, labels, batch_size)
-            t = time.perf_counter()
-            loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
-            seconds = time.perf_counter() - t
-            val_loss = (
-                val_factor * float(model.evaluate(val_ds, verbose=0))
-                if val_ds is not None
-                else loss
-            )
-            val_hr = probe.hit_rate(model) if probe is not None else 0.0
-            total_examples += users.size
-            fit_seconds += seconds
-            row = {
-                "epoch": epoch,
-                "loss": loss,
-                "val_loss": val_loss,
-                "val_hr@10": val_hr,
-                "seconds": round(seconds, 3),
-                "examples": int(users.size),
-                "examples_per_second": users.size / seconds,
-            }
-            history.append(row)
-            if not silent:
-                progress.stream.write(
-                    f"epoch {epoch}/{config.epochs}: loss {loss:.4f}, val_loss {val_loss:.4f}, "
-                    f"val_hr@10 {val_hr:.4f}, "
-                    f"{users.size:,} examples in {seconds:.1f}s "
-                    f"({row['examples_per_second']:,.0f} examples/s)\n"
-                )
-            progress.update(1)
-            score = val_hr if by_ranking else -val_loss
-            if score > best + (0.0 if by_ranking else 1e-4):
-                best, best_weights, best_epoch, waited = score, model.get_weights(), epoch, 0
-            else:
-                waited += 1
-                if waited >= config.patience:
-                    break
-    if best_weights is not None:
-        model.set_weights(best_weights)
-
+    winner, search, every_epoch = _search(config, data, silent)
+    model, history, best_epoch = winner.model, winner.history, winner.best_epoch
+    config = winner.config
+    if winner.best_weights is not None:
+        model.set_weights(winner.best_weights)
     steady = history[1:] or history  # the first epoch includes XLA compilation
     steady_rate = sum(h["examples"] for h in steady) / sum(h["seconds"] for h in steady)
+    total_examples = sum(h["examples"] for h in every_epoch)
+    fit_seconds = sum(h["seconds"] for h in every_epoch)
+    weights = export_weights(model, uids, config)
+    projection = index_projection(NumpyScorer(weights), fit_users, fit_items, config.index_dim,
+                                  config.seed)
+    if projection is not None:
+        weights[INDEX_PROJECTION] = projection
     figures = {
         "examples": int(total_examples),
         "examples_per_second": round(steady_rate),
         "examples_per_second_incl_compile": round(total_examples / fit_seconds),
         "epochs": len(history),
+        "search_epochs": len(every_epoch) - len(history),
         "best_epoch": best_epoch,
         "seconds": round(time.perf_counter() - started, 3),
         "fit_seconds": round(fit_seconds, 3),
-        "seconds_per_epoch": round(fit_seconds / len(history), 3),
+        "seconds_per_epoch": round(fit_seconds / len(every_epoch), 3),
         "batch_size": batch_size,
         "best_val_loss": float(history[best_epoch - 1]["val_loss"]),
         "best_val_hr@10": float(history[best_epoch - 1]["val_hr@10"]),
-        "early_stopping": "ranking" if by_ranking else "loss",
+        "early_stopping": "ranking" if data.by_ranking else "loss",
         "held_out": int(src.size - train_src.size),
         "reciprocity": round(mutual, 4),
         "tie": config.tie,
+        "latent_dim": config.latent_dim,
+        "learning_rate": config.learning_rate,
+        "relation_dim": config.relation_dim,
+        "index_dim": config.relation_dim if projection is None else int(projection.shape[1]),
+        "search": search,
     }
     meta = {
         "version": uuid.uuid4().hex,
@@ -379,7 +496,7 @@ def train(
         "figures": figures,
         "history": history,
     }
-    np.savez(model_dir / artifacts.WEIGHTS, **export_weights(model, uids, config))
+    np.savez(model_dir / artifacts.WEIGHTS, **weights)
     model.save(model_dir / artifacts.KERAS_MODEL)
     _save_curves(history, model_dir / artifacts.CURVES)
     artifacts.write_json(model_dir / artifacts.META, meta)  # last: marks the dir complete
