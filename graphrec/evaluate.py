@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -96,6 +96,15 @@ def leave_one_out_split(
     return Split(n_ids, src[keep], dst[keep], src[picked], dst[picked])
 
 
+def dense_index(uids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The index of every value in the sorted ``uids``, -1 where it is not there."""
+    values = np.asarray(values, np.int64)
+    if len(uids) == 0:
+        return np.full(values.shape, -1, np.int64)
+    pos = np.minimum(np.searchsorted(uids, values), len(uids) - 1)
+    return np.where(uids[pos] == values, pos, -1)
+
+
 def split_from_holdout(
     uids: np.ndarray, src_uids: np.ndarray, dst_uids: np.ndarray,
     held_users: np.ndarray, held_items: np.ndarray,
@@ -105,16 +114,10 @@ def split_from_holdout(
     ``uids`` is the model's index; follows with an endpoint the model never saw are dropped.
     """
     n = len(uids)
-
-    def index(values: np.ndarray) -> np.ndarray:
-        values = np.asarray(values, np.int64)
-        pos = np.minimum(np.searchsorted(uids, values), n - 1)
-        return np.where(uids[pos] == values, pos, -1)
-
-    s, d = index(src_uids), index(dst_uids)
+    s, d = dense_index(uids, src_uids), dense_index(uids, dst_uids)
     ok = (s >= 0) & (d >= 0) & (s != d)
     keys = np.unique(s[ok] * n + d[ok])
-    hu, hi = index(held_users), index(held_items)
+    hu, hi = dense_index(uids, held_users), dense_index(uids, held_items)
     hok = (hu >= 0) & (hi >= 0)
     hu, hi = hu[hok], hi[hok]
     train_keys = np.setdiff1d(keys, hu * n + hi, assume_unique=False)
@@ -126,7 +129,10 @@ def split_from_holdout(
 
 @runtime_checkable
 class Recommender(Protocol):
-    """What every evaluated method provides, over dense indices."""
+    """What every evaluated method provides, over dense indices.
+
+    A method may also carry ``extra_figures`` (a JSON-serialisable dict) for its figures.
+    """
 
     name: str
 
@@ -245,19 +251,31 @@ class ImplicitALS(DenseScoreRecommender):
         super().__init__(split)
         from implicit.cpu.als import AlternatingLeastSquares  # optional dependency
 
-        model = AlternatingLeastSquares(
-            factors=factors,
-            regularization=regularization,
-            alpha=alpha,
-            iterations=iterations,
-            random_state=seed,
-        )
-        model.fit(self.train.astype(np.float32), show_progress=False)
+        with _one_blas_thread():
+            model = AlternatingLeastSquares(
+                factors=factors,
+                regularization=regularization,
+                alpha=alpha,
+                iterations=iterations,
+                random_state=seed,
+            )
+            model.fit(self.train.astype(np.float32), show_progress=False)
         self.user_factors = np.asarray(model.user_factors)
         self.item_factors = np.asarray(model.item_factors)
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors[users] @ self.item_factors.T
+
+
+def _one_blas_thread():
+    """BLAS held to one thread while implicit fits (its advice; it warns otherwise)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - implicit depends on threadpoolctl
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, "blas")
 
 
 def als_available() -> bool:
@@ -330,6 +348,20 @@ def ncf_negatives(
     return flat.reshape(len(users), n_negatives)
 
 
+def _ncf_figures(rec: Recommender, users: np.ndarray, candidates: np.ndarray) -> dict[str, float]:
+    """NCF protocol: the held-out account (column 0) against the sampled ones."""
+    if not users.size:
+        return {"ncf_hr@10": 0.0, "ncf_ndcg@10": 0.0}
+    scores = rec.score_items(users, candidates)
+    # rank of the held-out account among the candidates; ties count against it
+    ncf_rank = (scores[:, 1:] >= scores[:, :1]).sum(axis=1)
+    inside = ncf_rank < 10
+    return {
+        "ncf_hr@10": float(inside.mean()),
+        "ncf_ndcg@10": float(np.where(inside, 1.0 / np.log2(ncf_rank + 2.0), 0.0).mean()),
+    }
+
+
 def ranking_metrics(
     recommenders: list[Recommender],
     split: Split,
@@ -337,16 +369,23 @@ def ranking_metrics(
     seed: int = DEFAULT_SEED,
     ks: tuple[int, ...] = (10, 50),
     n_negatives: int = 99,
-) -> dict[str, dict[str, float]]:
-    """HR/NDCG at each k (full ranking) and NCF-protocol HR/NDCG@10, per method."""
+) -> dict[str, dict[str, Any]]:
+    """HR/NDCG at each k (full ranking) and NCF-protocol HR/NDCG@10, per method.
+
+    ``n_negatives=0`` skips the NCF protocol (full ranking only). A method's optional
+    ``extra_figures`` dict (chosen hyperparameters, fit times) is added to its figures
+    without replacing any of the ones measured here.
+    """
     rows = _sample_eval_users(split, n_users, seed)
     users, held = split.test_users[rows], split.test_items[rows]
-    negatives = ncf_negatives(split, users, n_negatives, seed)
-    candidates = np.concatenate([held[:, None], negatives], axis=1)
-    results: dict[str, dict[str, float]] = {}
+    candidates = None
+    if n_negatives > 0:
+        negatives = ncf_negatives(split, users, n_negatives, seed)
+        candidates = np.concatenate([held[:, None], negatives], axis=1)
+    results: dict[str, dict[str, Any]] = {}
     for rec in recommenders:
         started = time.perf_counter()
-        figures: dict[str, float] = {"users": int(users.size)}
+        figures: dict[str, Any] = {"users": int(users.size)}
         top = rec.top_k(users, max(ks)) if users.size else np.empty((0, max(ks)), np.int64)
         hit = top == held[:, None]
         rank = np.where(hit.any(axis=1), hit.argmax(axis=1), np.iinfo(np.int64).max)
@@ -355,20 +394,11 @@ def ranking_metrics(
             figures[f"hr@{k}"] = float(inside.mean()) if users.size else 0.0
             gain = np.where(inside, 1.0 / np.log2(np.minimum(rank, k) + 2.0), 0.0)
             figures[f"ndcg@{k}"] = float(gain.mean()) if users.size else 0.0
-        if users.size:
-            scores = rec.score_items(users, candidates)
-            # rank of the held-out account among 100; ties count against it
-            ncf_rank = (scores[:, 1:] >= scores[:, :1]).sum(axis=1)
-        else:
-            ncf_rank = np.zeros(0)
-        inside = ncf_rank < 10
-        figures["ncf_hr@10"] = float(inside.mean()) if users.size else 0.0
-        figures["ncf_ndcg@10"] = (
-            float(np.where(inside, 1.0 / np.log2(ncf_rank + 2.0), 0.0).mean())
-            if users.size
-            else 0.0
-        )
+        if candidates is not None:
+            figures.update(_ncf_figures(rec, users, candidates))
         figures["seconds"] = round(time.perf_counter() - started, 3)
+        for key, value in getattr(rec, "extra_figures", {}).items():
+            figures.setdefault(key, value)
         results[rec.name] = figures
     return results
 
@@ -397,12 +427,22 @@ def classification_metrics(
     return {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy}
 
 
-def baselines(split: Split, include_als: bool | None = None) -> list[Recommender]:
-    """Popularity, friends-of-friends, Adamic-Adar, and ALS when ``implicit`` is installed."""
+def baselines(
+    split: Split,
+    include_als: bool | None = None,
+    validation: Split | None = None,
+    seed: int = DEFAULT_SEED,
+) -> list[Recommender]:
+    """Popularity, friends-of-friends, Adamic-Adar, and the tuned baselines.
+
+    The tuned ones (graphrec.baselines: follow-back, RP3beta, item-KNN, EASE, and ALS when
+    ``implicit`` is installed) choose their hyperparameters on ``validation`` (carved out of
+    the training follows when None) and never see the test follows.
+    """
+    from graphrec.baselines import tuned_baselines  # it imports this module
+
     methods: list[Recommender] = [Popularity(split), FriendsOfFriends(split), AdamicAdar(split)]
-    if include_als if include_als is not None else als_available():
-        methods.append(ImplicitALS(split))
-    return methods
+    return methods + tuned_baselines(split, validation, include_als, seed=seed)
 
 
 def evaluate_model(
@@ -411,9 +451,25 @@ def evaluate_model(
     n_users: int = DEFAULT_USERS,
     seed: int = DEFAULT_SEED,
     include_als: bool | None = None,
-) -> dict[str, dict[str, float]]:
-    """Ranking figures for NeuMF and every baseline, plus NeuMF's classification figures."""
-    methods: list[Recommender] = [NeuMFRecommender(scorer, split), *baselines(split, include_als)]
+    validation_pairs: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Ranking figures for NeuMF and every baseline, plus NeuMF's classification figures.
+
+    ``validation_pairs`` (follower uids, followed uids), e.g. the model's validation.npz:
+    follows NeuMF never trained on, which the baselines then tune on too. Without them the
+    baselines carve their own validation follows out of the training follows.
+    """
+    validation = None
+    if validation_pairs is not None:
+        from graphrec.baselines import training_only, validation_from_pairs
+
+        users, items = (dense_index(scorer.uids, v) for v in validation_pairs)
+        validation = validation_from_pairs(training_only(split), users, items, seed=seed)
+        if validation.test_users.size == 0:  # none left in the graph: carve our own
+            validation = None
+    methods: list[Recommender] = [
+        NeuMFRecommender(scorer, split), *baselines(split, include_als, validation, seed)
+    ]
     results = ranking_metrics(methods, split, n_users=n_users, seed=seed)
     results["neumf"].update(classification_metrics(scorer, split, seed=seed))
     return results

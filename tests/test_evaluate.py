@@ -104,7 +104,7 @@ def test_neumf_beats_popularity_on_communities(tmp_path):
     from graphrec.model.train import train
 
     src, dst = community_follows(communities=4, size=25, follows=10, seed=1)
-    train(src, dst, tmp_path, NeuMFConfig(epochs=10, batch_size=512, learning_rate=0.02),
+    train(src, dst, tmp_path, NeuMFConfig(epochs=10, batch_size=512, learning_rate=0.02, search=()),
           silent=True)
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / "holdout.npz") as held:
@@ -135,7 +135,7 @@ def test_evaluate_cli_json_keys(tmp_path, cli_env):
     csv = tmp_path / "follows.csv"
     csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
     model_dir = tmp_path / "m"
-    train(src, dst, model_dir, NeuMFConfig(epochs=1, batch_size=2048), silent=True)
+    train(src, dst, model_dir, NeuMFConfig(epochs=1, batch_size=2048, search=()), silent=True)
     result = CliRunner().invoke(
         cli, ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30",
               "--json"],

@@ -1,0 +1,458 @@
+"""Strong simple baselines for ``graphrec evaluate``, each tuned on validation follows.
+
+Every method is a :class:`~graphrec.evaluate.DenseScoreRecommender` over dense indices, named
+as its key in ``evaluate --json``:
+
+* ``follow_back``: the accounts that follow the user, then the rest by popularity;
+* ``rp3beta``: three-step random walk with popularity damping (Paudel et al. 2017, as
+  formulated by Dacrema et al. 2019);
+* ``item_knn``: item-item cosine of follower sets with shrinkage;
+* ``ease``: EASE^R (Steck 2019) on the most-followed accounts;
+* ``als``: implicit's ALS (:class:`~graphrec.evaluate.ImplicitALS`, optional dependency),
+  with wider factors in its grid.
+
+Tuning never sees a test follow. The recommenders are built from the training follows alone
+(:func:`training_only`). A validation split is carved out of them (:func:`validation_split`,
+or :func:`validation_from_pairs` with the pairs a NeuMF model kept out of its own training).
+Every setting of a method's small grid is fitted on the training follows minus the validation
+follows and scored by HR@10 on the validation users with
+:func:`graphrec.evaluate.ranking_metrics`; the best setting is fitted again on every training
+follow. The chosen setting, the grid's figures and the fit times go into the method's figures.
+
+Cost stays bounded on graphs of about a million follows: scores are computed for a batch of
+users at a time; an unpruned neighbourhood method builds only the item-item rows of the
+accounts that the batch follows, as sparse rows, and a pruned one keeps ``neighbours`` entries
+per account (built chunk by chunk); EASE's dense item-item matrix is capped (``EASE_MAX_ITEMS``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from graphrec.evaluate import (
+    DEFAULT_SEED,
+    DenseScoreRecommender,
+    ImplicitALS,
+    Recommender,
+    Split,
+    als_available,
+    leave_one_out_split,
+    ranking_metrics,
+)
+
+VALIDATION_USERS = 1000  # validation users ranked per grid setting
+VALIDATION_METRIC = "hr@10"
+TIEBREAK = 1e-6  # weight of popularity (scaled to [0, 1]) added to break ties
+OUTSIDE = -1e6  # EASE's score offset for the accounts outside its kept set
+
+# EASE's memory cap. A dense float64 item-item matrix of 5,000 accounts is 200 MB; fitting
+# holds up to four of them (Gram matrix, its inverse, temporaries), i.e. under 1 GB, and
+# inverting one takes seconds (Cholesky). Larger graphs keep their most-followed accounts.
+EASE_MAX_ITEMS = 5000
+
+GRIDS: dict[str, tuple[dict[str, Any], ...]] = {
+    # the first setting of each grid is the one used when there is nothing to validate on
+    "follow_back": ({},),
+    "rp3beta": tuple(
+        {"alpha": a, "beta": b, "neighbours": None} for a in (0.5, 0.75, 1.0) for b in (0.3, 0.5)
+    ),
+    "item_knn": (
+        {"shrink": 10.0, "neighbours": None},
+        {"shrink": 10.0, "neighbours": 50},
+        {"shrink": 10.0, "neighbours": 100},
+        {"shrink": 10.0, "neighbours": 200},
+        {"shrink": 50.0, "neighbours": 200},
+    ),
+    "ease": tuple({"l2": v} for v in (100.0, 30.0, 300.0, 1000.0)),
+    "als": (
+        {"factors": 128, "regularization": 1.0, "alpha": 10.0},
+        {"factors": 64, "regularization": 1.0, "alpha": 10.0},
+        {"factors": 256, "regularization": 1.0, "alpha": 10.0},
+        {"factors": 256, "regularization": 10.0, "alpha": 20.0},
+    ),
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def popularity(train: sp.csr_matrix) -> np.ndarray:
+    """Followers of every account in the training follows (float64)."""
+    return np.asarray(train.sum(axis=0)).ravel().astype(np.float64)
+
+
+def _tiebreak(pop: np.ndarray) -> np.ndarray:
+    return TIEBREAK * pop / max(float(pop.max(initial=0.0)), 1.0)
+
+
+def _row_normalised(matrix: sp.csr_matrix, power: float) -> sp.csr_matrix:
+    """Each row divided by its sum, then every entry raised to ``power``."""
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    out = sp.csr_matrix(
+        (matrix.data.astype(np.float64), matrix.indices, matrix.indptr), shape=matrix.shape
+    )
+    out.data /= np.repeat(np.maximum(sums, 1e-12), np.diff(out.indptr))
+    out.data **= power
+    return out
+
+
+def _drop_self(rows: sp.csr_matrix, items: np.ndarray) -> sp.csr_matrix:
+    """Remove the entry (r, items[r]) of every row: an account is not its own neighbour."""
+    own = rows.indices == np.repeat(items, np.diff(rows.indptr))
+    if own.any():
+        rows.data[own] = 0.0
+        rows.eliminate_zeros()
+    return rows
+
+
+def top_per_row(rows: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of every row (all of them when ``k`` is None)."""
+    counts = np.diff(rows.indptr)
+    if k is None or counts.max(initial=0) <= k:
+        return rows
+    keep = np.ones(rows.nnz, bool)
+    for r in np.flatnonzero(counts > k):
+        lo, hi = rows.indptr[r], rows.indptr[r + 1]
+        keep[lo + np.argpartition(-rows.data[lo:hi], k - 1)[k:]] = False
+    indptr = np.r_[0, np.cumsum(np.minimum(counts, k))]
+    return sp.csr_matrix((rows.data[keep], rows.indices[keep], indptr), shape=rows.shape)
+
+
+# --------------------------------------------------------------------------- recommenders
+
+
+class FollowBack(DenseScoreRecommender):
+    """Accounts that follow the user (score 1), ties and the rest ordered by popularity.
+
+    Reads the training matrix transposed: row ``u`` lists the accounts following ``u``.
+    """
+
+    name = "follow_back"
+
+    def __init__(self, split: Split) -> None:
+        super().__init__(split)
+        self.followers = self.train.T.tocsr()
+        self.tiebreak = _tiebreak(popularity(self.train))
+
+    def scores(self, users: np.ndarray) -> np.ndarray:
+        return self.followers[users].toarray().astype(np.float64) + self.tiebreak
+
+
+ROW_CHUNK_NNZ = 20_000_000  # bound on the item-item entries built at once (~250 MB)
+
+
+def row_chunks(bounds: np.ndarray, budget: int = ROW_CHUNK_NNZ) -> list[np.ndarray]:
+    """Consecutive index ranges whose summed ``bounds`` stay within ``budget`` (one at least)."""
+    chunks, start, total = [], 0, 0
+    for i, b in enumerate(bounds):
+        if i > start and total + b > budget:
+            chunks.append(np.arange(start, i))
+            start, total = i, 0
+        total += b
+    if start < len(bounds):
+        chunks.append(np.arange(start, len(bounds)))
+    return chunks
+
+
+class _Neighbourhood(DenseScoreRecommender):
+    """``score_u = R_u @ W`` for an item-item ``W`` (an account is never its own neighbour).
+
+    Without pruning, the rows of ``W`` for the accounts that a batch of users follows are
+    built for that batch only (sparse products of the training matrix). With ``neighbours``,
+    ``W`` keeps only that many entries per account (see :meth:`prune`) and is built once,
+    when fitting, chunk by chunk: at most ``n * neighbours`` entries.
+    """
+
+    batch_users = 128
+
+    def __init__(self, split: Split, neighbours: int | None = None) -> None:
+        super().__init__(split)
+        self.neighbours = neighbours
+        self.popularity = popularity(self.train)
+        self.tiebreak = _tiebreak(self.popularity)
+        self.followers = self.train.T.tocsr()
+        self.weights: sp.csr_matrix | None = None
+
+    def weight_rows(self, items: np.ndarray) -> sp.csr_matrix:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def own_rows(self, items: np.ndarray) -> sp.csr_matrix:
+        """Rows ``items`` of ``W`` without their diagonal entries."""
+        return _drop_self(self.weight_rows(items).tocsr(), items)
+
+    def prune(self) -> sp.csr_matrix:
+        """``W`` with the ``neighbours`` largest entries of each row."""
+        n = self.split.n_ids
+        out_degree = np.diff(self.train.indptr)
+        bounds = self.followers @ out_degree  # entries of a row are at most its 2-hop paths
+        return sp.vstack(
+            [top_per_row(self.own_rows(items), self.neighbours) for items in row_chunks(bounds)]
+            or [sp.csr_matrix((0, n))]
+        ).tocsr()
+
+    def scores(self, users: np.ndarray) -> np.ndarray:
+        if self.weights is not None:
+            paths = self.train[users] @ self.weights
+            return paths.toarray().astype(np.float64) + self.tiebreak
+        follows = self.train[users]
+        items = np.unique(follows.indices)
+        local = sp.csr_matrix(
+            (follows.data, np.searchsorted(items, follows.indices), follows.indptr),
+            shape=(len(users), items.size),
+        )
+        return (local @ self.own_rows(items)).toarray().astype(np.float64) + self.tiebreak
+
+
+class RP3beta(_Neighbourhood):
+    """RP3beta: ``W = P_iu^alpha @ P_ui^alpha``, column ``j`` divided by ``popularity_j^beta``.
+
+    ``P_ui`` is the row-normalised training matrix (user -> followed account), ``P_iu`` the
+    row-normalised transpose (account -> follower); ``score_u = R_u @ W``. ``neighbours``
+    keeps the largest entries of each row of ``W`` (Dacrema et al.'s top-k). Without pruning
+    the scores factor as ``((R_u @ P_iu) @ P_ui) / popularity^beta``: two sparse products,
+    no item-item rows (the dropped diagonal only touches accounts the user follows).
+    """
+
+    name = "rp3beta"
+
+    def __init__(
+        self, split: Split, alpha: float = 1.0, beta: float = 0.5, neighbours: int | None = None
+    ) -> None:
+        super().__init__(split, neighbours)
+        self.alpha, self.beta = alpha, beta
+        self.p_ui = _row_normalised(self.train, alpha)
+        self.p_iu = _row_normalised(self.followers, alpha)
+        pop = self.popularity
+        self.damping = np.where(pop > 0, np.maximum(pop, 1.0) ** -beta, 0.0)
+        self.weights = self.prune() if neighbours is not None else None
+
+    def weight_rows(self, items: np.ndarray) -> sp.csr_matrix:
+        rows = self.p_iu[items] @ self.p_ui
+        rows.data *= self.damping[rows.indices]
+        return rows
+
+    def scores(self, users: np.ndarray) -> np.ndarray:
+        if self.weights is not None:
+            return super().scores(users)
+        walks = ((self.train[users] @ self.p_iu) @ self.p_ui).toarray()
+        return walks * self.damping + self.tiebreak
+
+
+class ItemKNN(_Neighbourhood):
+    """Item-item cosine with shrinkage: ``c_ij / (sqrt(n_i) * sqrt(n_j) + shrink)``.
+
+    ``c_ij`` counts the users following both ``i`` and ``j`` (``R^T R``), ``n_i`` the
+    followers of ``i``; ``score_u = R_u @ sim``. ``neighbours`` keeps, for every candidate
+    account ``j``, its most similar accounts (the largest entries of column ``j``, as in
+    Dacrema et al.'s ItemKNN; the similarity is symmetric, so these are row ``j``'s).
+    """
+
+    name = "item_knn"
+
+    def __init__(self, split: Split, shrink: float = 10.0, neighbours: int | None = None) -> None:
+        super().__init__(split, neighbours)
+        self.shrink = shrink
+        self.root = np.sqrt(self.popularity)
+        self.weights = self.prune() if neighbours is not None else None
+
+    def weight_rows(self, items: np.ndarray) -> sp.csr_matrix:
+        counts = self.followers[items] @ self.train
+        row_root = np.repeat(self.root[items], np.diff(counts.indptr))
+        sim = counts.data / (row_root * self.root[counts.indices] + self.shrink)
+        return sp.csr_matrix((sim, counts.indices, counts.indptr), shape=counts.shape)
+
+    def prune(self) -> sp.csr_matrix:
+        return super().prune().T.tocsr()
+
+
+def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
+    """EASE's ``B = I - P diag(1/diag(P))`` with a zero diagonal, ``P = (G + l2 I)^-1``.
+
+    The inverse comes from a Cholesky factorisation (LAPACK potrf/potri), several times
+    faster than a general inverse for this symmetric positive definite matrix.
+    """
+    g = np.array(gram, dtype=np.float64, order="F", copy=True)
+    g[np.diag_indices_from(g)] += l2
+    upper, info = lapack.dpotrf(g, lower=0, clean=1, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: Gram matrix + {l2} I is not positive definite")
+    p, info = lapack.dpotri(upper, lower=0, overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("EASE: inverting the Gram matrix failed")
+    del g, upper
+    p = np.triu(p)
+    p += np.triu(p, 1).T
+    b = p / -np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+class EASE(DenseScoreRecommender):
+    """EASE^R on the ``max_items`` most-followed accounts (memory cap: ``EASE_MAX_ITEMS``).
+
+    ``score_u = X_u @ B`` on the kept accounts, plus a popularity tie-break. Every other
+    account scores ``OUTSIDE`` plus its scaled popularity (below every kept account, still
+    ranked by popularity).
+    """
+
+    name = "ease"
+
+    def __init__(self, split: Split, l2: float = 300.0, max_items: int = EASE_MAX_ITEMS) -> None:
+        super().__init__(split)
+        self.l2 = l2
+        pop = popularity(self.train)
+        order = np.argsort(-pop, kind="stable")
+        self.kept = np.sort(order[: min(max_items, int((pop > 0).sum()))])
+        self.x = self.train[:, self.kept].tocsr()
+        gram = (self.x.T @ self.x).toarray()
+        self.weights = ease_weights(gram, l2)
+        self.base = OUTSIDE + pop / max(float(pop.max(initial=0.0)), 1.0)
+        self.base[self.kept] = _tiebreak(pop)[self.kept]
+
+    def scores(self, users: np.ndarray) -> np.ndarray:
+        out = np.tile(self.base, (len(users), 1))
+        out[:, self.kept] += self.x[users] @ self.weights
+        return out
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def training_only(split: Split) -> Split:
+    """The split without its test follows: all that a tuned baseline is given."""
+    empty = np.zeros(0, np.int64)
+    return Split(split.n_ids, split.train_src, split.train_dst, empty, empty)
+
+
+def _hold_out(
+    train: Split, users: np.ndarray, items: np.ndarray, max_users: int, seed: int
+) -> Split:
+    """Training follows minus up to ``max_users`` of the given (training) pairs, held out."""
+    if users.size > max_users:
+        pick = np.sort(np.random.default_rng(seed).choice(users.size, max_users, replace=False))
+        users, items = users[pick], items[pick]
+    n = train.n_ids
+    keys = np.setdiff1d(train.train_src * n + train.train_dst, users * n + items)
+    return Split(n, keys // n, keys % n, users, items)
+
+
+def validation_split(
+    train: Split, max_users: int = VALIDATION_USERS, seed: int = DEFAULT_SEED
+) -> Split:
+    """One training follow held out for each of up to ``max_users`` users with three or more.
+
+    The same leave-one-out rule as the test split, on the training follows only.
+    """
+    inner = leave_one_out_split(train.train_src, train.train_dst, train.n_ids, seed=seed + 1)
+    return _hold_out(train, inner.test_users, inner.test_items, max_users, seed + 2)
+
+
+def validation_from_pairs(
+    train: Split,
+    users: np.ndarray,
+    items: np.ndarray,
+    max_users: int = VALIDATION_USERS,
+    seed: int = DEFAULT_SEED,
+) -> Split:
+    """Validation from given (user, account) dense-index pairs, e.g. a model's validation.npz.
+
+    Only pairs that are training follows are used (the graph may have changed since).
+    """
+    n = train.n_ids
+    users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+    ok = (users >= 0) & (items >= 0) & (users != items)
+    users, items = users[ok], items[ok]
+    present = np.isin(users * n + items, train.train_src * n + train.train_dst)
+    return _hold_out(train, users[present], items[present], max_users, seed + 2)
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+def tune(
+    make: Callable[..., Recommender],
+    grid: Sequence[Mapping[str, Any]],
+    train: Split,
+    validation: Split | None,
+    seed: int = DEFAULT_SEED,
+) -> Recommender:
+    """Fit ``make(split, **setting)`` for each setting on ``validation``, refit the best.
+
+    ``validation`` holds training follows minus the validation follows, and the validation
+    follows as its test pairs; ``train`` holds the training follows (test pairs are ignored:
+    the method is given :func:`training_only`). The setting with the best validation HR@10
+    (the first on ties, the first when there is nothing to validate on) is fitted on
+    ``train``. The returned recommender's ``extra_figures`` records the chosen setting, the
+    figures of every setting, and the fit times.
+    """
+    grid = [dict(setting) for setting in grid]
+    searched: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    if len(grid) > 1 and validation is not None and validation.test_users.size:
+        for setting in grid:
+            fit_started = time.perf_counter()
+            rec = make(validation, **setting)
+            fit_seconds = time.perf_counter() - fit_started
+            figures = ranking_metrics(
+                [rec], validation, n_users=validation.test_users.size, seed=seed, ks=(10,),
+                n_negatives=0,
+            )[rec.name]
+            searched.append({"params": setting, VALIDATION_METRIC: figures[VALIDATION_METRIC],
+                             "fit_seconds": round(fit_seconds, 3)})
+            del rec
+    tune_seconds = time.perf_counter() - started
+    best = max(range(len(searched)), key=lambda i: searched[i][VALIDATION_METRIC], default=0)
+    started = time.perf_counter()
+    rec = make(train if train.test_users.size == 0 else training_only(train), **grid[best])
+    rec.extra_figures = {
+        "params": grid[best],
+        f"validation_{VALIDATION_METRIC}": (
+            searched[best][VALIDATION_METRIC] if searched else None
+        ),
+        "validation_users": int(validation.test_users.size) if searched else 0,
+        "grid": searched,
+        "fit_seconds": round(time.perf_counter() - started, 3),
+        "tune_seconds": round(tune_seconds, 3),
+    }
+    return rec
+
+
+def tunable(include_als: bool | None = None) -> list[tuple[Callable[..., Recommender], str]]:
+    """(factory, grid name) of every tuned baseline; ALS only when ``implicit`` is there."""
+    methods: list[tuple[Callable[..., Recommender], str]] = [
+        (FollowBack, "follow_back"),
+        (RP3beta, "rp3beta"),
+        (ItemKNN, "item_knn"),
+        (EASE, "ease"),
+    ]
+    if include_als if include_als is not None else als_available():
+        methods.append((ImplicitALS, "als"))
+    return methods
+
+
+def tuned_baselines(
+    split: Split,
+    validation: Split | None = None,
+    include_als: bool | None = None,
+    seed: int = DEFAULT_SEED,
+    grids: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    validation_users: int = VALIDATION_USERS,
+    only: Sequence[str] | None = None,
+) -> list[Recommender]:
+    """Every tuned baseline (or those named in ``only``), fitted on the training follows.
+
+    ``validation`` defaults to :func:`validation_split` of the training follows with up to
+    ``validation_users`` users; ``grids`` replaces the grids of the methods it names.
+    """
+    train = training_only(split)
+    if validation is None:
+        validation = validation_split(train, validation_users, seed=seed)
+    grids = {**GRIDS, **(grids or {})}
+    return [tune(make, grids[key], train, validation, seed=seed)
+            for make, key in tunable(include_als) if only is None or key in only]

@@ -1,0 +1,298 @@
+"""The tuned baselines: formulas against dense references, the contract, validation tuning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphrec import baselines as bl
+from graphrec import evaluate as ev
+
+
+def random_split(n: int = 14, density: float = 0.3, seed: int = 0) -> ev.Split:
+    """A random follow graph, one follow held out for every user with three or more."""
+    rng = np.random.default_rng(seed)
+    src, dst = np.nonzero((rng.random((n, n)) < density) & ~np.eye(n, dtype=bool))
+    return ev.leave_one_out_split(src, dst, n, seed=seed)
+
+
+def dense(split: ev.Split) -> np.ndarray:
+    return split.train_matrix.toarray().astype(np.float64)
+
+
+def tiebreak(r: np.ndarray) -> np.ndarray:
+    pop = r.sum(axis=0)
+    return bl.TIEBREAK * pop / max(pop.max(), 1.0)
+
+
+def row_normalised(m: np.ndarray, power: float) -> np.ndarray:
+    sums = m.sum(axis=1, keepdims=True)
+    return np.where(m > 0, (m / np.maximum(sums, 1e-12)) ** power, 0.0)
+
+
+@pytest.fixture
+def clique_split() -> ev.Split:
+    src, dst = [], []
+    for group in range(2):
+        members = range(group * 8, (group + 1) * 8)
+        src += [u for u in members for f in members if u != f]
+        dst += [f for u in members for f in members if u != f]
+    return ev.leave_one_out_split(np.array(src), np.array(dst), 16, seed=3)
+
+
+# --------------------------------------------------------------------------- formulas
+
+
+def test_follow_back_ranks_the_follower_first():
+    # 1 follows 0 (0 does not follow back); 5 is followed by everyone else, 0 included
+    src = np.array([1, 1, 2, 3, 4, 0, 2, 3])
+    dst = np.array([0, 5, 5, 5, 5, 5, 4, 4])
+    split = ev.Split(6, src, dst, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    rec = bl.FollowBack(split)
+    top = rec.top_k(np.array([0, 4]), 3)
+    assert top[0, 0] == 1  # the follower, although 4 has more followers
+    assert top[0, 1] == 4  # then popularity
+    assert 5 not in top[0]  # already followed
+    assert set(top[1, :2]) == {2, 3}  # both follow 4; 1 does not
+
+
+def test_item_knn_equals_the_dense_formula():
+    split = random_split()
+    r = dense(split)
+    pop = r.sum(axis=0)
+    shrink = 3.0
+    sim = (r.T @ r) / (np.sqrt(pop)[:, None] * np.sqrt(pop)[None, :] + shrink)
+    np.fill_diagonal(sim, 0.0)
+    users = np.arange(split.n_ids)
+    got = bl.ItemKNN(split, shrink=shrink).scores(users)
+    np.testing.assert_allclose(got, r @ sim + tiebreak(r), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("neighbours", [None, 1000])  # the factored path and the row path
+def test_rp3beta_equals_the_dense_formula(neighbours):
+    split = random_split(seed=1)
+    r = dense(split)
+    alpha, beta = 0.7, 0.4
+    pop = r.sum(axis=0)
+    w = row_normalised(r.T, alpha) @ row_normalised(r, alpha)
+    w *= np.where(pop > 0, np.maximum(pop, 1.0) ** -beta, 0.0)[None, :]
+    np.fill_diagonal(w, 0.0)
+    want = r @ w + tiebreak(r)
+    users = np.arange(split.n_ids)
+    got = bl.RP3beta(split, alpha=alpha, beta=beta, neighbours=neighbours).scores(users)
+    unfollowed = r == 0  # the factored path keeps the diagonal: only followed accounts differ
+    np.testing.assert_allclose(got[unfollowed], want[unfollowed], rtol=1e-6, atol=1e-9)
+    if neighbours is not None:
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def kept_are_the_largest(full: np.ndarray, kept: np.ndarray, k: int) -> None:
+    """Each row of ``kept``: at most k entries of ``full``'s row, none below a dropped one."""
+    for row, mine in zip(full, kept, strict=True):
+        on = mine != 0
+        assert on.sum() == min(k, (row != 0).sum())
+        np.testing.assert_allclose(mine[on], row[on])
+        dropped = row[~on & (row != 0)]
+        assert dropped.size == 0 or dropped.max() <= mine[on].min() + 1e-12
+
+
+def test_pruned_neighbourhoods_keep_the_top_entries():
+    split = random_split(n=18, density=0.4, seed=8)
+    r = dense(split)
+    pop = r.sum(axis=0)
+    sim = (r.T @ r) / (np.sqrt(pop)[:, None] * np.sqrt(pop)[None, :] + 1.0)
+    np.fill_diagonal(sim, 0.0)
+    knn = bl.ItemKNN(split, shrink=1.0, neighbours=3)
+    w = knn.prune().toarray()
+    kept_are_the_largest(sim.T, w.T, 3)  # per candidate account: its columns
+    users = np.arange(split.n_ids)
+    np.testing.assert_allclose(knn.scores(users), r @ w + tiebreak(r), atol=1e-9)
+
+    rp3 = bl.RP3beta(split, alpha=0.8, beta=0.3, neighbours=4)
+    full = row_normalised(r.T, 0.8) @ row_normalised(r, 0.8)
+    full *= np.where(pop > 0, np.maximum(pop, 1.0) ** -0.3, 0.0)[None, :]
+    np.fill_diagonal(full, 0.0)
+    w = rp3.prune().toarray()
+    kept_are_the_largest(full, w, 4)  # per followed account: its rows
+    np.testing.assert_allclose(rp3.scores(users), r @ w + tiebreak(r), atol=1e-9)
+
+
+def test_row_chunks_cover_every_row_within_the_budget():
+    bounds = np.array([5, 1, 1, 9, 2, 2, 2, 30, 0])
+    chunks = bl.row_chunks(bounds, budget=6)
+    np.testing.assert_array_equal(np.concatenate(chunks), np.arange(bounds.size))
+    for chunk in chunks:
+        assert chunk.size == 1 or bounds[chunk].sum() <= 6
+
+
+def test_top_per_row_keeps_the_largest_entries():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(2)
+    m = rng.random((6, 9)) * (rng.random((6, 9)) < 0.7)
+    pruned = bl.top_per_row(sp.csr_matrix(m), 3).toarray()
+    for row, kept in zip(m, pruned, strict=True):
+        want = np.sort(row[row > 0])[::-1][:3]
+        np.testing.assert_allclose(np.sort(kept[kept > 0])[::-1], want)
+        assert set(np.flatnonzero(kept)) <= set(np.flatnonzero(row))
+
+
+def test_ease_on_its_kept_accounts_equals_the_closed_form():
+    split = random_split(n=16, density=0.35, seed=4)
+    r = dense(split)
+    pop = r.sum(axis=0)
+    cap, l2 = 5, 2.0
+    rec = bl.EASE(split, l2=l2, max_items=cap)
+    kept = np.sort(np.argsort(-pop, kind="stable")[:cap])
+    np.testing.assert_array_equal(rec.kept, kept)
+    x = r[:, kept]
+    p = np.linalg.inv(x.T @ x + l2 * np.eye(cap))
+    b = np.eye(cap) - p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    users = np.arange(split.n_ids)
+    scores = rec.scores(users)
+    np.testing.assert_allclose(scores[:, kept], x @ b + tiebreak(r)[kept], atol=1e-9)
+    outside = np.setdiff1d(users, kept)
+    assert scores[:, outside].max() < scores[:, kept].min()
+    # the rest are still ranked, most followed first, after every kept account
+    top = rec.top_k(users[:1], split.n_ids)[0]
+    top = top[top >= 0]
+    n_kept = np.isin(top, kept).sum()
+    assert np.isin(top[:n_kept], kept).all()
+    assert (np.diff(pop[top[n_kept:]]) <= 0).all()
+
+
+def make_all(split: ev.Split) -> list[ev.Recommender]:
+    methods = [
+        bl.FollowBack(split), bl.RP3beta(split), bl.RP3beta(split, neighbours=2),
+        bl.ItemKNN(split), bl.ItemKNN(split, shrink=0.0, neighbours=2), bl.EASE(split),
+        bl.EASE(split, max_items=3),
+    ]
+    if ev.als_available():
+        methods.append(ev.ImplicitALS(split, factors=4, iterations=3))
+    return methods
+
+
+def test_top_k_contract(clique_split):
+    train = clique_split.train_matrix
+    users = np.arange(16)
+    for rec in make_all(clique_split):
+        assert isinstance(rec, ev.Recommender)
+        top = rec.top_k(users, 12)
+        assert top.shape == (16, 12)
+        for u, row in zip(users, top, strict=True):
+            real = row[row >= 0]
+            assert u not in real, rec.name
+            assert not set(real) & set(train[u].indices), rec.name
+            assert len(set(real)) == real.size
+            assert real.size == 16 - 1 - train[u].nnz  # every other account, then padding
+        assert rec.score_items(users, np.tile(np.arange(16), (16, 1))).shape == (16, 16)
+
+
+def test_neighbourhood_methods_find_the_held_out_clique_member(clique_split):
+    methods = [bl.RP3beta(clique_split), bl.ItemKNN(clique_split), bl.EASE(clique_split)]
+    results = ev.ranking_metrics(methods, clique_split, n_users=100, ks=(1,))
+    for name in ("rp3beta", "item_knn", "ease"):
+        assert results[name]["hr@1"] == 1.0, name
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_validation_split_holds_out_training_follows_only():
+    split = random_split(n=30, density=0.3, seed=5)
+    train = bl.training_only(split)
+    assert train.test_users.size == 0
+    val = bl.validation_split(train, max_users=7, seed=1)
+    n = split.n_ids
+    train_keys = set((split.train_src * n + split.train_dst).tolist())
+    val_keys = set((val.test_users * n + val.test_items).tolist())
+    fit_keys = set((val.train_src * n + val.train_dst).tolist())
+    assert val.test_users.size == 7 and len(set(val.test_users.tolist())) == 7
+    assert val_keys <= train_keys
+    assert fit_keys | val_keys == train_keys and not fit_keys & val_keys
+    assert not set((split.test_users * n + split.test_items).tolist()) & (fit_keys | val_keys)
+
+
+def test_validation_from_pairs_keeps_training_follows():
+    split = random_split(n=30, density=0.3, seed=6)
+    train = bl.training_only(split)
+    users = np.r_[train.train_src[:5], split.test_users[:2], -1]
+    items = np.r_[train.train_dst[:5], split.test_items[:2], 3]
+    val = bl.validation_from_pairs(train, users, items, max_users=100)
+    np.testing.assert_array_equal(val.test_users, train.train_src[:5])  # no test pair
+    np.testing.assert_array_equal(val.test_items, train.train_dst[:5])
+    assert val.train_src.size == train.train_src.size - 5
+
+
+class Pick(ev.DenseScoreRecommender):
+    """Ranks ``(u + offset) % n`` first and ``(u + other) % n`` last, records its split."""
+
+    name = "pick"
+    seen: list[ev.Split] = []
+
+    def __init__(self, split: ev.Split, offset: int, other: int) -> None:
+        super().__init__(split)
+        Pick.seen.append(split)
+        self.offset, self.other = offset, other
+
+    def scores(self, users):
+        n = self.split.n_ids
+        out = np.zeros((len(users), n))
+        out[np.arange(len(users)), (users + self.offset) % n] = 2.0
+        out[np.arange(len(users)), (users + self.other) % n] = -1.0
+        return out
+
+
+def test_tuning_chooses_on_validation_and_never_sees_the_test_follows():
+    n = 40
+    users = np.arange(n)
+    # training: u follows u+1 (validation candidates) and u+3..u+5; test: u -> u+2
+    src = np.repeat(users, 4)
+    dst = (src + np.tile([1, 3, 4, 5], n)) % n
+    split = ev.Split(n, src, dst, users, (users + 2) % n)
+    train = bl.training_only(split)
+    validation = bl.validation_from_pairs(train, users, (users + 1) % n)
+    grid = [{"offset": 2, "other": 1}, {"offset": 1, "other": 2}]  # test-best first
+    Pick.seen = []
+    rec = bl.tune(Pick, grid, train, validation)
+    assert rec.extra_figures["params"] == {"offset": 1, "other": 2}
+    assert rec.extra_figures["validation_hr@10"] == 1.0
+    assert [g["hr@10"] for g in rec.extra_figures["grid"]] == [0.0, 1.0]
+    test_keys = set((split.test_users * n + split.test_items).tolist())
+    for seen in Pick.seen:  # neither fitted on nor validated with a test follow
+        assert not test_keys & set((seen.train_src * n + seen.train_dst).tolist())
+        assert not test_keys & set((seen.test_users * n + seen.test_items).tolist())
+    figures = ev.ranking_metrics([rec], split, n_users=n)["pick"]
+    assert figures["hr@10"] == 0.0  # the validation choice, which is wrong on the test follows
+    assert figures["params"] == {"offset": 1, "other": 2}
+    assert {"fit_seconds", "tune_seconds", "ncf_hr@10"} <= set(figures)
+
+
+def test_tuned_baselines_do_not_read_the_test_items():
+    split = random_split(n=40, density=0.2, seed=7)
+    moved = ev.Split(split.n_ids, split.train_src, split.train_dst, split.test_users,
+                     (split.test_items + 1) % split.n_ids)
+    grids = {"als": [{"factors": 4, "iterations": 2}, {"factors": 8, "iterations": 2}]}
+    first = bl.tuned_baselines(split, seed=3, grids=grids)
+    second = bl.tuned_baselines(moved, seed=3, grids=grids)
+    users = np.arange(split.n_ids)
+    assert [r.name for r in first] == ["follow_back", "rp3beta", "item_knn", "ease"] + (
+        ["als"] if ev.als_available() else []
+    )
+    for a, b in zip(first, second, strict=True):
+        assert a.extra_figures["params"] == b.extra_figures["params"]
+        assert [g["hr@10"] for g in a.extra_figures["grid"]] == [
+            g["hr@10"] for g in b.extra_figures["grid"]
+        ]
+        np.testing.assert_allclose(a.score_items(users, users[None].repeat(users.size, 0)),
+                                   b.score_items(users, users[None].repeat(users.size, 0)))
+
+
+def test_ranking_metrics_without_the_ncf_protocol_and_with_extra_figures(clique_split):
+    rec = ev.Popularity(clique_split)
+    rec.extra_figures = {"params": {"a": 1}, "hr@10": -1.0}
+    figures = ev.ranking_metrics([rec], clique_split, ks=(10,), n_negatives=0)["popularity"]
+    assert "ncf_hr@10" not in figures
+    assert figures["params"] == {"a": 1}
+    assert 0.0 <= figures["hr@10"] <= 1.0  # a measured figure is never replaced
