@@ -427,3 +427,34 @@ def test_model_as_wide_as_the_index_is_not_projected(trained):
     model_dir, figures, _ = trained
     scorer = NumpyScorer.load(model_dir)
     assert scorer.index_projection is None and scorer.index_dim == scorer.relation_dim
+
+
+# --------------------------------------------------------------------------- dot-product MF
+
+
+def test_training_fits_the_mf_the_ranker_reads(trained):
+    model_dir, figures, _ = trained
+    scorer = NumpyScorer.load(model_dir)
+    assert scorer.has_mf and scorer.mf_user.shape == scorer.mf_item.shape
+    assert scorer.mf_user.shape[0] == len(scorer.uids)
+    chosen = (figures["mf"]["factors"], figures["mf"]["regularization"], figures["mf"]["alpha"])
+    tried = [(g["factors"], g["regularization"], g["alpha"]) for g in figures["mf"]["grid"]]
+    best = max(figures["mf"]["grid"], key=lambda g: g["val_hr@10"])
+    assert chosen in tried and figures["mf"]["val_hr@10"] == best["val_hr@10"]
+    items = np.arange(7)
+    assert np.allclose(scorer.mf_scores(3, items), scorer.mf_item[items] @ scorer.mf_user[3])
+
+
+def test_mf_hit_rate_ranks_against_every_unfollowed_account():
+    import scipy.sparse as sp
+
+    from graphrec.model.mf import hit_rate
+
+    # one user, accounts scored 0..5 by their index; the user (0) and its follow (5) skipped
+    users = np.zeros((6, 1), np.float32)
+    users[0] = 1.0
+    items = np.arange(6, dtype=np.float32)[:, None]
+    known = sp.csr_matrix(([1.0], ([0], [5])), shape=(6, 6))
+    assert hit_rate(users, items, np.array([0]), np.array([4]), known, k=1) == 1.0
+    assert hit_rate(users, items, np.array([0]), np.array([3]), known, k=1) == 0.0
+    assert hit_rate(users, items, np.array([0]), np.array([3]), known, k=2) == 1.0

@@ -214,6 +214,18 @@ def test_follows_you_features_carry_how_much_the_user_follows_back():
     assert x[2, F["follows_you_few"]] == 0.0
 
 
+def test_mf_features_rank_the_dot_product_among_known_candidates():
+    from graphrec.recommend.pools import Candidate
+    from graphrec.recommend.rank import F, features
+
+    cands = [Candidate(i) for i in range(3)]
+    known = np.array([True, True, False])
+    x = features(cands, np.zeros(3), known, mf=np.array([0.5, 2.0, 9.0]))
+    assert x[:, F["mf_rel"]].tolist() == [-1.5, 0.0, -1.5]  # unknown: the known minimum
+    assert x[1, F["mf_rank"]] == 1.0 and x[2, F["mf_rank"]] < 1.0
+    assert not features(cands, np.zeros(3), known)[:, [F["mf_rel"], F["mf_rank"]]].any()
+
+
 def test_fit_logistic_finds_the_signal():
     from graphrec.recommend.rank import fit_logistic
 

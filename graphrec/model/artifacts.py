@@ -69,6 +69,8 @@ class NeuMFConfig:
     search: tuple[tuple[int, float], ...] = ((8, 0.01), (32, 0.01), (64, 0.003), (128, 0.01))
     search_rounds: tuple[int, ...] = (4, 10)
     search_max_params: int = 100_000_000
+    # also fit a dot-product MF (implicit ALS, model/mf.py) whose score the ranker reads
+    mf: bool = True
     # The vector index holds at most this many dimensions: a wider relation embedding is
     # projected onto its principal directions (NumpyScorer.index_embedding).
     index_dim: int = 16

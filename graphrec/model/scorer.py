@@ -24,6 +24,7 @@ from graphrec.model.artifacts import WEIGHTS, NeuMFConfig, read_meta, require_mo
 
 EMBEDDING_KEYS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
 INDEX_PROJECTION = "index_projection"
+MF_USER, MF_ITEM = "mf_user", "mf_item"  # optional dot-product MF factors (model/mf.py)
 
 
 class NumpyScorer:
@@ -40,6 +41,10 @@ class NumpyScorer:
         self.biases = [np.asarray(weights[f"mlp_bias_{i}"], np.float32) for i in range(n_layers)]
         self.out_kernel = np.asarray(weights["out_kernel"], np.float32).reshape(-1)
         self.out_bias = np.float32(np.asarray(weights["out_bias"]).reshape(-1)[0])
+        self.mf_user, self.mf_item = (
+            None if weights.get(k) is None else np.ascontiguousarray(weights[k], np.float32)
+            for k in (MF_USER, MF_ITEM)
+        )
         projection = weights.get(INDEX_PROJECTION)
         self.index_projection = (
             None if projection is None else np.asarray(projection, np.float32)
@@ -104,6 +109,16 @@ class NumpyScorer:
         if self.index_projection is None:
             return relation
         return relation @ self.index_projection
+
+    @property
+    def has_mf(self) -> bool:
+        return self.mf_user is not None and self.mf_item is not None
+
+    def mf_scores(self, user: int, items: np.ndarray) -> np.ndarray:
+        """The dot-product MF score of one user index with each account index."""
+        if self.mf_user is None or self.mf_item is None:
+            raise ValueError("this model has no MF factors")
+        return self.mf_item[np.asarray(items, np.int64)] @ self.mf_user[int(user)]
 
     def logits(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self.relation_embedding(users, items) @ self.out_kernel + self.out_bias

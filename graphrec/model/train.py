@@ -33,8 +33,9 @@ from graphrec.model.keras_model import (  # noqa: E402
     export_weights,
     init_from_towers,
 )
+from graphrec.model.mf import choose_als  # noqa: E402
 from graphrec.model.sampling import is_known, known_pairs, training_examples  # noqa: E402
-from graphrec.model.scorer import INDEX_PROJECTION, NumpyScorer  # noqa: E402
+from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer  # noqa: E402
 from graphrec.progress import Progress  # noqa: E402
 from graphrec.stats import reciprocity  # noqa: E402
 
@@ -460,6 +461,13 @@ def train(
                                   config.seed)
     if projection is not None:
         weights[INDEX_PROJECTION] = projection
+    mf_figures = None
+    if config.mf and n_val:
+        if not silent:
+            sys.stderr.write("fitting the dot-product MF the ranker reads (implicit ALS) ...\n")
+        weights[MF_USER], weights[MF_ITEM], mf_figures = choose_als(
+            fit_users, fit_items, val_users, val_items, n_ids, config.seed,
+            max_params=config.search_max_params)
     figures = {
         "examples": int(total_examples),
         "examples_per_second": round(steady_rate),
@@ -482,6 +490,7 @@ def train(
         "relation_dim": config.relation_dim,
         "index_dim": config.relation_dim if projection is None else int(projection.shape[1]),
         "search": search,
+        "mf": mf_figures,
     }
     meta = {
         "version": uuid.uuid4().hex,

@@ -94,6 +94,7 @@ class _Outcomes:
 
         keep("pipeline", *r.rank_candidates(state, pools))
         logits, known = r._logits(state.uid, (c.uid for c in cands))
+        mf = r._mf(state.uid, [c.uid for c in cands])
         model = {pos[c.uid]: float(v) for c, v, k in zip(cands, logits, known, strict=True)
                  if k and c.uid in pos}
         lists[MODEL_ORDER] = sorted(model, key=lambda i: -model[i])
@@ -108,7 +109,8 @@ class _Outcomes:
             in_pool[pool] = {pos[c.uid] for c in mine}
             rest = _without(cands, pool)
             rows = np.array([by_uid[c.uid] for c in rest], np.int64)
-            order, values = rank.order(rest, logits[rows], known[rows], r.ranker)
+            order, values = rank.order(rest, logits[rows], known[rows], r.ranker,
+                                       None if mf is None else mf[rows])
             keep(f"without:{pool}", [rest[i] for i in order], values[order])
         with self._lock:
             self.lists[user], self.scores[user] = lists, scores

@@ -70,7 +70,7 @@ def candidate_examples(
     pools = recommender.candidates(user, k)
     cands = list(pools.candidates.values())
     logits, known = recommender._logits(user.uid, (c.uid for c in cands))
-    x = rank.features(cands, logits, known)
+    x = rank.features(cands, logits, known, recommender._mf(user.uid, [c.uid for c in cands]))
     y = np.array([c.uid == target for c in cands], dtype=np.float64)
     return x, y, bool(y.any())
 

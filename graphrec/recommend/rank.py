@@ -25,6 +25,8 @@ FEATURES = (
     "model_rel",  # NeuMF logit minus the best logit in the pool (unknown to the model: min)
     "model_rank",  # rank percentile of the NeuMF logit in the pool (1 = best)
     "model_known",  # 1 when the model knows both uids
+    "mf_rel",  # dot-product MF score minus the best in the pool (model/mf.py; 0 without it)
+    "mf_rank",  # rank percentile of the MF score
     "sim_rel",  # similar relations leading to the candidate / the pool's most (pool 1)
     "sim_shared_rel",  # my followees it also follows, seen by pool 1 / the pool's most
     "simf_rel",  # similar relations behind the similar followers who follow it / the most
@@ -84,8 +86,11 @@ def _rank_percentile(v: np.ndarray) -> np.ndarray:
     return 1.0 - order / v.size
 
 
-def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """The (n, len(FEATURES)) float64 feature matrix of one user's candidates."""
+def features(
+    cands: list[Candidate], logits: np.ndarray, known: np.ndarray, mf: np.ndarray | None = None
+) -> np.ndarray:
+    """The (n, len(FEATURES)) float64 feature matrix of one user's candidates; ``mf``: their
+    dot-product MF scores, where the model has them (read where ``known``)."""
     n = len(cands)
     x = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if n == 0:
@@ -127,6 +132,10 @@ def features(cands: list[Candidate], logits: np.ndarray, known: np.ndarray) -> n
         x[:, F["model_rel"]] = logit - logit.max()
         x[:, F["model_rank"]] = _rank_percentile(logit)
     x[:, F["model_known"]] = known.astype(np.float64)
+    if mf is not None and known.any():
+        score = np.where(known, mf, mf[known].min())
+        x[:, F["mf_rel"]] = score - score.max()
+        x[:, F["mf_rank"]] = _rank_percentile(score)
     return x
 
 
@@ -222,12 +231,13 @@ def fit_logistic(
 
 
 def order(
-    cands: list[Candidate], logits: np.ndarray, known: np.ndarray, ranker: Ranker | None
+    cands: list[Candidate], logits: np.ndarray, known: np.ndarray, ranker: Ranker | None,
+    mf: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(order of candidates best first, score of each candidate)."""
     if not cands:
         return np.zeros(0, np.int64), np.zeros(0)
-    x = features(cands, logits, known)
+    x = features(cands, logits, known, mf)
     if ranker is not None:
         scores = ranker.predict(x)
         return np.argsort(-scores, kind="stable"), scores

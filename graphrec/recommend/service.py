@@ -131,6 +131,18 @@ class Recommender:
             logits[known] = self.scorer.logits(np.full(idx.shape, user), idx)
         return logits, known
 
+    def _mf(self, uid: int, cands: list[int]) -> np.ndarray | None:
+        """Dot-product MF scores of the candidates (None when the model has no MF); read
+        only where ``_logits`` says the model knows both uids."""
+        scorer = self.scorer
+        if scorer is None or not scorer.has_mf or not cands:
+            return None
+        user = int(scorer.index_of(uid)[0])
+        if user < 0:
+            return None
+        items = scorer.index_of(cands)
+        return np.where(items >= 0, scorer.mf_scores(user, np.maximum(items, 0)), 0.0)
+
     def _ranked_follows(self, uid: int, follows: list[int]) -> list[int]:
         """The user's follows, highest model score first (pool 1 uses the first few)."""
         logits, known = self._logits(uid, follows)
@@ -171,7 +183,8 @@ class Recommender:
             top = max((c.followers for c in cands), default=1) or 1
             return cands, np.array([c.followers / top for c in cands])
         logits, known = self._logits(user.uid, (c.uid for c in cands))
-        idx, scores = rank.order(cands, logits, known, self.ranker)
+        mf = self._mf(user.uid, [c.uid for c in cands])
+        idx, scores = rank.order(cands, logits, known, self.ranker, mf)
         if self.scorer is None and self.ranker is None:
             evidence = rank.evidence_score(rank.features(cands, logits, known))
             scores = evidence / (1.0 + evidence)
