@@ -15,7 +15,7 @@ def _human(n: float) -> str:
     for unit, size in (("M", 1e6), ("k", 1e3)):
         if abs(n) >= size:
             return f"{n / size:.1f}{unit}"
-    return f"{n:.0f}"
+    return f"{n:.2g}" if 0 < abs(n) < 10 else f"{n:.0f}"
 
 
 class Progress:
