@@ -1,6 +1,6 @@
 """Recommendation quality of the whole pipeline vs. every single method, per shared dataset.
 
-For each dataset (default: higgs-social-prefix, wiki-vote, slashdot0902) in the local bench
+For each dataset (default: every directed graph of ../shared/datasets) in the local bench
 server (GRAPHREC_SERVER_DIR / GRAPHREC_BOLT_PORT): load it (reset first when another dataset
 is loaded), train NeuMF with its default hold-out, write the embeddings, fit the ranker on
 training follows, then run `graphrec evaluate --pipeline` (same held-out users for NeuMF, the
@@ -26,7 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import recommend as rb  # noqa: E402  (bench/recommend.py: shared helpers)
 
-DEFAULT = ("higgs-social-prefix", "wiki-vote", "slashdot0902")
+# every directed graph in ../shared/datasets, smallest first (the undirected ones have no
+# follow direction to recommend along)
+DEFAULT = ("bitcoin-alpha", "twitter-wsdm21-hersheycareers", "bitcoin-otc",
+           "twitter-wsdm21-bofa_careers", "wiki-vote", "higgs-social-prefix", "slashdot0902")
 BASELINES = ("neumf", "popularity", "fof", "adamic_adar", "follow_back", "rp3beta", "item_knn",
              "ease", "als")
 
