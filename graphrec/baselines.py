@@ -45,6 +45,7 @@ from graphrec.evaluate import (
     leave_one_out_split,
     ranking_metrics,
 )
+from graphrec.progress import Progress
 
 VALIDATION_USERS = 1000  # validation users ranked per grid setting
 VALIDATION_METRIC = "hr@10"
@@ -444,6 +445,7 @@ def tuned_baselines(
     grids: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     validation_users: int = VALIDATION_USERS,
     only: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> list[Recommender]:
     """Every tuned baseline (or those named in ``only``), fitted on the training follows.
 
@@ -454,5 +456,10 @@ def tuned_baselines(
     if validation is None:
         validation = validation_split(train, validation_users, seed=seed)
     grids = {**GRIDS, **(grids or {})}
-    return [tune(make, grids[key], train, validation, seed=seed)
-            for make, key in tunable(include_als) if only is None or key in only]
+    methods = []
+    for make, key in tunable(include_als):
+        if only is None or key in only:
+            methods.append(tune(make, grids[key], train, validation, seed=seed))
+            if progress is not None:
+                progress.update(1)
+    return methods

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from graphrec.model.sampling import is_known, known_pairs, sample_negatives
 from graphrec.model.scorer import NumpyScorer
+from graphrec.progress import Progress
 
 DEFAULT_USERS = 2000
 DEFAULT_SEED = 42
@@ -369,6 +370,7 @@ def ranking_metrics(
     seed: int = DEFAULT_SEED,
     ks: tuple[int, ...] = (10, 50),
     n_negatives: int = 99,
+    progress: Progress | None = None,
 ) -> dict[str, dict[str, Any]]:
     """HR/NDCG at each k (full ranking) and NCF-protocol HR/NDCG@10, per method.
 
@@ -400,6 +402,8 @@ def ranking_metrics(
         for key, value in getattr(rec, "extra_figures", {}).items():
             figures.setdefault(key, value)
         results[rec.name] = figures
+        if progress is not None:
+            progress.update(1)
     return results
 
 
@@ -432,8 +436,10 @@ def baselines(
     include_als: bool | None = None,
     validation: Split | None = None,
     seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
 ) -> list[Recommender]:
-    """Popularity, friends-of-friends, Adamic-Adar, and the tuned baselines.
+    """Popularity, friends-of-friends, Adamic-Adar, and the tuned baselines (``progress``
+    counts each one tuned).
 
     The tuned ones (graphrec.baselines: follow-back, RP3beta, item-KNN, EASE, and ALS when
     ``implicit`` is installed) choose their hyperparameters on ``validation`` (carved out of
@@ -442,7 +448,8 @@ def baselines(
     from graphrec.baselines import tuned_baselines  # it imports this module
 
     methods: list[Recommender] = [Popularity(split), FriendsOfFriends(split), AdamicAdar(split)]
-    return methods + tuned_baselines(split, validation, include_als, seed=seed)
+    return methods + tuned_baselines(split, validation, include_als, seed=seed,
+                                     progress=progress)
 
 
 def evaluate_model(
@@ -452,6 +459,7 @@ def evaluate_model(
     seed: int = DEFAULT_SEED,
     include_als: bool | None = None,
     validation_pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    silent: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Ranking figures for NeuMF and every baseline, plus NeuMF's classification figures.
 
@@ -467,9 +475,11 @@ def evaluate_model(
         validation = validation_from_pairs(training_only(split), users, items, seed=seed)
         if validation.test_users.size == 0:  # none left in the graph: carve our own
             validation = None
-    methods: list[Recommender] = [
-        NeuMFRecommender(scorer, split), *baselines(split, include_als, validation, seed)
-    ]
-    results = ranking_metrics(methods, split, n_users=n_users, seed=seed)
+    with Progress("evaluating", unit="methods", silent=silent) as progress:
+        methods: list[Recommender] = [
+            NeuMFRecommender(scorer, split),
+            *baselines(split, include_als, validation, seed, progress),
+        ]
+        results = ranking_metrics(methods, split, n_users=n_users, seed=seed, progress=progress)
     results["neumf"].update(classification_metrics(scorer, split, seed=seed))
     return results

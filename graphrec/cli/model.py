@@ -45,7 +45,8 @@ def _follows(app: App, from_csv: Path | None, silent: bool) -> tuple[np.ndarray,
 
 
 def _evaluate(
-    model_dir: Path, src: np.ndarray, dst: np.ndarray, n_users: int, seed: int
+    model_dir: Path, src: np.ndarray, dst: np.ndarray, n_users: int, seed: int,
+    silent: bool = True,
 ) -> dict:
     from graphrec import evaluate
     from graphrec.model.artifacts import HOLDOUT, VALIDATION, require_model_dir
@@ -69,7 +70,7 @@ def _evaluate(
         with np.load(path / VALIDATION, allow_pickle=False) as pairs:
             validation = (pairs["users"], pairs["items"])
     return evaluate.evaluate_model(
-        scorer, split, n_users=n_users, seed=seed, validation_pairs=validation
+        scorer, split, n_users=n_users, seed=seed, validation_pairs=validation, silent=silent
     )
 
 
@@ -164,7 +165,7 @@ def train(
     if not no_holdout and figures.get("held_out", 1) == 0:
         click.echo("No user has 3 or more follows: nothing held out, no evaluation.", err=True)
     elif not no_holdout:
-        metrics = _evaluate(Path(model_dir), src, dst, eval_users, config.seed)
+        metrics = _evaluate(Path(model_dir), src, dst, eval_users, config.seed, quiet)
         _save_metrics(Path(model_dir), metrics)
         result["metrics"] = metrics
     if write_embeddings:
@@ -227,11 +228,12 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
 
     model_dir = require_model_dir(model_dir or default_model_dir())
     src, dst = _follows(app, from_csv, silent or as_json)
-    metrics = _evaluate(model_dir, src, dst, n_users, seed)
+    metrics = _evaluate(model_dir, src, dst, n_users, seed, silent or as_json)
     if pipeline:
         from graphrec.recommend.evaluation import evaluate_pipeline
 
-        metrics.update(evaluate_pipeline(app.driver, app.database, model_dir, n_users, seed))
+        metrics.update(evaluate_pipeline(app.driver, app.database, model_dir, n_users, seed,
+                                         silent=silent or as_json))
         if not metrics["pipeline"].get("ranker"):
             click.echo(
                 "Warning: this model has no fitted ranker, so the pipeline was ranked by "
