@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("GRAPHREC_DATASETS", ROOT.parent / "shared" / "datasets"))
-RESULTS = ROOT / "bench" / "results"
+RESULTS = Path(os.environ.get("GRAPHREC_BENCH_RESULTS", ROOT / "bench" / "results"))
 GRAPHREC = [sys.executable, "-m", "graphrec"]
 
 
