@@ -127,6 +127,7 @@ def test_trained_artifacts_agree(trained):
         expected_keys = {"uids", "gmf_user", "gmf_item", "mlp_user", "mlp_item",
                          "out_kernel", "out_bias"}
         expected_keys |= {f"mlp_{p}_{i}" for p in ("kernel", "bias") for i in range(4)}
+        expected_keys |= {"mf_user", "mf_item"}  # the dot-product MF the ranker reads
         assert set(w.files) == expected_keys
         assert w["out_kernel"].shape == (16, 1)
     meta = json.loads((model_dir / artifacts.META).read_text())
