@@ -16,6 +16,7 @@ Results: bench/results/pipeline.json and a markdown table on stdout.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import sys
@@ -99,6 +100,27 @@ def ablation_rows(metrics: dict) -> list[dict]:
     ]
 
 
+def report(runs: dict, quick: bool = False) -> str:
+    """Markdown: one summary table, then per graph its methods and its ablation."""
+    lines = ["| graph | follows | pipeline HR@10 | best baseline | its HR@10 | ratio | "
+             "pool recall |", "|---|---:|---:|---|---:|---:|---:|"]
+    for name, run in runs.items():
+        lines.append(
+            f"| {name} | {run['dataset']['follows']:,} | {run['pipeline_hr@10']:.4f} | "
+            f"{run['best_single']} | {run['best_single_hr@10']:.4f} | **{run['ratio']}x** | "
+            f"{run['metrics']['pipeline'].get('pool_recall', '')} |")
+    for name, run in runs.items():
+        lines += [f"\n### {name} ({run['dataset']['users']:,} users, "
+                  f"{run['dataset']['follows']:,} follows){' — quick' if quick else ''}\n",
+                  rb.markdown(method_rows(run["metrics"]),
+                              ["method", "hr@10", "ndcg@10", "hr@50", "pool_recall", "params"]),
+                  "\nAblation: the pipeline without each pool, and each pool alone (in its own "
+                  "order):\n",
+                  rb.markdown(ablation_rows(run["metrics"]),
+                              ["pool", "without: hr@10", "alone: hr@10", "alone: pool_recall"])]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DEFAULT))
@@ -112,7 +134,13 @@ def main() -> None:
     parser.add_argument("--train-args", default="", metavar="ARGS",
                         help='extra `graphrec train` options, e.g. --train-args="--latent-dim 32"')
     parser.add_argument("--out", default="pipeline", help="results name in bench/results/")
+    parser.add_argument("--report", type=Path, metavar="JSON",
+                        help="only print the markdown report of an earlier results file")
     args = parser.parse_args()
+    if args.report:
+        data = json.loads(args.report.read_text())
+        print(report(data["runs"], data.get("quick", False)))
+        return
     if args.quick:
         args.epochs, args.users, args.fit_users = min(args.epochs, 2), 200, 200
     rb.logging_quiet()
@@ -122,20 +150,7 @@ def main() -> None:
         path = rb.write_results(args.out, {"quick": args.quick, "users": args.users,
                                            "seed": args.seed, "train_args": args.train_args,
                                            "runs": runs})
-    for name, run in runs.items():
-        print(f"\n## {name} ({run['dataset']['users']:,} users, "
-              f"{run['dataset']['follows']:,} follows){' — quick' if args.quick else ''}\n")
-        print(rb.markdown(method_rows(run["metrics"]),
-                          ["method", "hr@10", "ndcg@10", "hr@50", "pool_recall", "params"]))
-        print(f"\npipeline HR@10 {run['pipeline_hr@10']:.4f} vs best baseline "
-              f"({run['best_single']}) {run['best_single_hr@10']:.4f}: "
-              f"ratio {run['ratio']} (target >= 1.0, goal 1.1); vs best single signal incl. "
-              f"our pools ({run['best_any_single']}) {run['best_any_single_hr@10']:.4f}: "
-              f"ratio {run['ratio_any']}")
-        print("\nAblation (pipeline HR@10 without each pool; each pool alone, in its own "
-              "order, with its recall):\n")
-        print(rb.markdown(ablation_rows(run["metrics"]),
-                          ["pool", "without: hr@10", "alone: hr@10", "alone: pool_recall"]))
+    print(report(runs, args.quick))
     print(f"\nresults: {path}")
 
 
