@@ -236,7 +236,7 @@ class AdamicAdar(_PathCount):
 
 
 class ImplicitALS(DenseScoreRecommender):
-    """Dot-product matrix factorisation (implicit's ALS, optional extra ``bench``)."""
+    """Dot-product matrix factorisation (implicit's ALS, fitted as training fits it)."""
 
     name = "als"
 
@@ -250,33 +250,14 @@ class ImplicitALS(DenseScoreRecommender):
         seed: int = DEFAULT_SEED,
     ) -> None:
         super().__init__(split)
-        from implicit.cpu.als import AlternatingLeastSquares  # optional dependency
+        from graphrec.model.mf import fit_als_matrix
 
-        with _one_blas_thread():
-            model = AlternatingLeastSquares(
-                factors=factors,
-                regularization=regularization,
-                alpha=alpha,
-                iterations=iterations,
-                random_state=seed,
-            )
-            model.fit(self.train.astype(np.float32), show_progress=False)
-        self.user_factors = np.asarray(model.user_factors)
-        self.item_factors = np.asarray(model.item_factors)
+        self.user_factors, self.item_factors = fit_als_matrix(
+            self.train, factors, regularization, alpha, seed, iterations
+        )
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors[users] @ self.item_factors.T
-
-
-def _one_blas_thread():
-    """BLAS held to one thread while implicit fits (its advice; it warns otherwise)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - implicit depends on threadpoolctl
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, "blas")
 
 
 def als_available() -> bool:

@@ -38,17 +38,25 @@ def fit_als(
     alpha: float, seed: int, iterations: int = ITERATIONS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(user factors, account factors), float32, one row per index."""
-    from implicit.cpu.als import AlternatingLeastSquares
-
     matrix = sp.csr_matrix(
         (np.ones(users.size, np.float32), (users, items)), shape=(n_ids, n_ids)
     )
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
-    model = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
-                                    iterations=iterations, random_state=seed)
-    with _one_blas_thread():
-        model.fit(matrix, show_progress=False)
+    return fit_als_matrix(matrix, factors, regularization, alpha, seed, iterations)
+
+
+def fit_als_matrix(
+    matrix: sp.csr_matrix, factors: int, regularization: float, alpha: float, seed: int,
+    iterations: int = ITERATIONS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """ALS on a (users x accounts) 0/1 follow matrix: (user factors, account factors)."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    with _one_blas_thread():  # implicit checks the BLAS threads when it builds the model
+        model = AlternatingLeastSquares(factors=factors, regularization=regularization,
+                                        alpha=alpha, iterations=iterations, random_state=seed)
+        model.fit(matrix.astype(np.float32), show_progress=False)
     return (np.ascontiguousarray(model.user_factors, np.float32),
             np.ascontiguousarray(model.item_factors, np.float32))
 
