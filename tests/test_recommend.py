@@ -82,6 +82,18 @@ def test_cold_start_gets_popular_labelled(world, cli_env):
     assert rows[0]["explanation"] == "popular: 3 followers"
 
 
+def test_cold_start_user_with_followers_gets_them_first(world, cli_env):
+    # 9 follows nobody; 7 and 8 follow 9
+    result = run(cli_env, "recommend", "--user", "9", "-k", "4", "--model-dir", str(world),
+                 "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["uid"] for r in rows[:2]] == [7, 8]
+    assert rows[0]["explanation"] == "follows you" and rows[2]["pools"] == ["popular"]
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_blocked_inactive_and_excluded_are_dropped(world, driver, cli_env, tmp_path):
     before = {r.uid for r in Recommender(driver, None, world).recommend(ME, k=50)}
     assert {4, 6, 9} <= before

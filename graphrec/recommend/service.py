@@ -181,7 +181,9 @@ class Recommender:
         if pools.cold_start:  # whoever follows the user first, then by followers
             cands.sort(key=lambda c: ("follows_you" not in c.pools, -c.followers, c.uid))
             top = max((c.followers for c in cands), default=1) or 1
-            return cands, np.array([c.followers / top for c in cands])
+            return cands, np.array([
+                (("follows_you" in c.pools) + c.followers / top) / 2 for c in cands
+            ])
         logits, known = self._logits(user.uid, (c.uid for c in cands))
         mf = self._mf(user.uid, [c.uid for c in cands])
         idx, scores = rank.order(cands, logits, known, self.ranker, mf)
