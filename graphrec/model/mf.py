@@ -33,17 +33,14 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-def fit_als(
-    users: np.ndarray, items: np.ndarray, n_ids: int, factors: int, regularization: float,
-    alpha: float, seed: int, iterations: int = ITERATIONS,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(user factors, account factors), float32, one row per index."""
+def follow_matrix(users: np.ndarray, items: np.ndarray, n_ids: int) -> sp.csr_matrix:
+    """The (users x accounts) 0/1 follow matrix, float32, duplicates collapsed."""
     matrix = sp.csr_matrix(
         (np.ones(users.size, np.float32), (users, items)), shape=(n_ids, n_ids)
     )
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
-    return fit_als_matrix(matrix, factors, regularization, alpha, seed, iterations)
+    return matrix
 
 
 def fit_als_matrix(
@@ -94,14 +91,11 @@ def choose_als(
     settings = settings or [min(grid)]
     rng = np.random.default_rng(seed + 17)
     rows = rng.choice(val_users.size, min(val_users.size, VALIDATION_USERS), replace=False)
-    known = sp.csr_matrix(
-        (np.ones(fit_users.size, np.float32), (fit_users, fit_items)), shape=(n_ids, n_ids)
-    )
+    known = follow_matrix(fit_users, fit_items, n_ids)  # what ALS fits on, and what it skips
     best: tuple[float, np.ndarray, np.ndarray, tuple] | None = None
     tried = []
     for factors, regularization, alpha in settings:
-        user_f, item_f = fit_als(fit_users, fit_items, n_ids, factors, regularization, alpha,
-                                 seed)
+        user_f, item_f = fit_als_matrix(known, factors, regularization, alpha, seed)
         score = (hit_rate(user_f, item_f, val_users[rows], val_items[rows], known)
                  if rows.size else 0.0)
         tried.append({"factors": factors, "regularization": regularization, "alpha": alpha,
