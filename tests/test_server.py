@@ -1,11 +1,15 @@
+import hashlib
 import os
 import stat
 
+import pytest
 from click.testing import CliRunner
 
 from graphrec import store
 from graphrec.cli import cli
-from graphrec.server import read_state
+from graphrec.errors import ServerError
+from graphrec.server import LocalServer, read_state
+from graphrec.server.process import set_initial_password
 from graphrec.settings import Settings
 
 
@@ -41,3 +45,29 @@ def test_unreachable_server_is_a_clear_error():
     )
     assert result.exit_code == 1
     assert "cannot reach Neo4j at bolt://127.0.0.1:1" in result.output
+
+
+def _neo4j_auth_hash(password: str, salt_hex: str, iterations: int) -> str:
+    """Neo4j's stored credential: SHA-256 over salt + password, re-hashed ITERATIONS times."""
+    digest = hashlib.sha256(bytes.fromhex(salt_hex) + password.encode()).digest()
+    for _ in range(iterations - 1):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()
+
+
+@pytest.mark.parametrize("password", ["-starts-like-an-option", 'sp ace "quote" back\\slash'])
+def test_initial_password_is_set_exactly_and_leaves_no_file(tmp_path, password):
+    server = LocalServer(home=tmp_path)
+    server.conf_dir.mkdir()
+    (server.conf_dir / "neo4j.conf").write_text(f"server.directories.data={tmp_path / 'data'}\n")
+    set_initial_password(server, password)
+    user, credential = (tmp_path / "data" / "dbms" / "auth.ini").read_text().split(":", 2)[:2]
+    _, stored, salt, iterations = credential.split(",")
+    assert user == "neo4j"
+    assert _neo4j_auth_hash(password, salt, int(iterations)) == stored
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_password_with_a_line_break_is_refused(tmp_path):
+    with pytest.raises(ServerError, match="line break"):
+        set_initial_password(LocalServer(home=tmp_path), "two\nlines")

@@ -79,6 +79,30 @@ def _write_state(home: Path, state: dict) -> None:
     tmp.replace(path)
 
 
+def set_initial_password(server: LocalServer, password: str) -> None:
+    """Run ``neo4j-admin dbms set-initial-password`` without the password in its arguments.
+
+    The password travels in a 0600 picocli argument file (``@file``), removed afterwards, so
+    ``ps`` never shows it; the ``--`` inside keeps a password that starts with ``-`` from
+    being read as an option.
+    """
+    if "\n" in password or "\r" in password:
+        raise ServerError("NEO4J_PASSWORD: a password cannot contain a line break")
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    run_dir = server.home / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    argfile = run_dir / f"initial-password.{os.getpid()}.args"
+    fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(f'--\n"{quoted}"\n')
+        done = server.admin("dbms", "set-initial-password", f"@{argfile}")
+    finally:
+        argfile.unlink(missing_ok=True)
+    if done.returncode != 0:
+        raise ServerError(f"could not set the initial password: {done.stderr.strip()[-500:]}")
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -274,16 +298,7 @@ class LocalServer:
         if not password:
             password = secrets.token_urlsafe(18)
             source = "generated"
-        done = subprocess.run(
-            [*java_command(ADMIN_TOOL, self.version), "dbms", "set-initial-password", password],
-            env=self._env(),
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ServerError(f"could not set the initial password: {done.stderr.strip()[-500:]}")
+        set_initial_password(self, password)
         state = {"user": "neo4j", "password_source": source}
         if source == "generated":
             state["password"] = password
