@@ -30,8 +30,10 @@ DATASETS = ["wiki-vote", "higgs-social-prefix", "slashdot0902"]
 DATA_DIR = Path("/work/shared/datasets")
 COLUMNS = ["hr@10", "ndcg@10", "hr@50"]
 QUICK_GRIDS = {  # a smoke run: two cheap settings where there is a grid
-    "rp3beta": [{"alpha": 1.0, "beta": 0.5, "neighbours": None},
-                {"alpha": 0.5, "beta": 0.3, "neighbours": 100}],
+    "rp3beta": [
+        {"alpha": 1.0, "beta": 0.5, "neighbours": None},
+        {"alpha": 0.5, "beta": 0.3, "neighbours": 100},
+    ],
     "item_knn": [{"shrink": 10.0, "neighbours": None}, {"shrink": 100.0, "neighbours": 100}],
     "ease": [{"l2": 100.0, "max_items": 1000}, {"l2": 500.0, "max_items": 1000}],
     "als": [{"factors": 16, "iterations": 5}, {"factors": 32, "iterations": 5}],
@@ -55,8 +57,13 @@ def run_dataset(name: str, args: argparse.Namespace, grids: dict) -> dict:
     methods: list = []
     if not args.methods:
         methods += [ev.Popularity(split), ev.FriendsOfFriends(split), ev.AdamicAdar(split)]
-    methods += tuned_baselines(split, seed=args.seed, grids=grids,
-                               validation_users=args.validation_users, only=args.methods)
+    methods += tuned_baselines(
+        split,
+        seed=args.seed,
+        grids=grids,
+        validation_users=args.validation_users,
+        only=args.methods,
+    )
     metrics = ev.ranking_metrics(methods, split, n_users=args.users, seed=args.seed)
     return {
         "dataset": name,
@@ -81,30 +88,59 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         for method, m in r["metrics"].items():
             val = m.get("validation_hr@10")
-            cells = [r["dataset"], method, *(f"{m[c]:.4f}" for c in COLUMNS), _params(m),
-                     "" if val is None else f"{val:.4f}", str(m.get("fit_seconds", "")),
-                     str(m.get("tune_seconds", "")), str(m["seconds"])]
+            cells = [
+                r["dataset"],
+                method,
+                *(f"{m[c]:.4f}" for c in COLUMNS),
+                _params(m),
+                "" if val is None else f"{val:.4f}",
+                str(m.get("fit_seconds", "")),
+                str(m.get("tune_seconds", "")),
+                str(m["seconds"]),
+            ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS),
-                        help="comma-separated names in --data-dir, or paths")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help="comma-separated names in --data-dir, or paths",
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--users", type=int, default=2000, help="test users ranked")
-    parser.add_argument("--validation-users", type=int, default=None,
-                        help="validation users per grid setting [graphrec.baselines default]")
+    parser.add_argument(
+        "--validation-users",
+        type=int,
+        default=None,
+        help="validation users per grid setting [graphrec.baselines default]",
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--methods", default=None,
-                        help="comma-separated tuned baselines only (no popularity/fof/aa)")
-    parser.add_argument("--grid", action="append", default=[], metavar="METHOD=JSON",
-                        help="replace a method's grid, e.g. 'ease=[{\"l2\": 100}]' (repeatable)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: wiki-vote, 300 users, two cheap settings per grid")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="[bench/results/baselines.json, or baselines-quick.json]")
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated tuned baselines only (no popularity/fof/aa)",
+    )
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="METHOD=JSON",
+        help="replace a method's grid, e.g. 'ease=[{\"l2\": 100}]' (repeatable)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: wiki-vote, 300 users, two cheap settings per grid",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="[bench/results/baselines.json, or baselines-quick.json]",
+    )
     args = parser.parse_args()
 
     from graphrec.baselines import GRIDS, VALIDATION_USERS
@@ -124,12 +160,22 @@ def main() -> None:
     for name in args.datasets.split(","):
         print(f"{name}: tuning and evaluating ...", file=sys.stderr, flush=True)
         rows.append(run_dataset(name, args, grids))
-        print(json.dumps({k: v["hr@10"] for k, v in rows[-1]["metrics"].items()}),
-              f"{rows[-1]['seconds']} s", file=sys.stderr, flush=True)
-    result = {"benchmark": "baselines", "quick": args.quick, "users": args.users,
-              "validation_users": args.validation_users, "seed": args.seed,
-              "grids": {**GRIDS, **grids},
-              "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "datasets": rows}
+        print(
+            json.dumps({k: v["hr@10"] for k, v in rows[-1]["metrics"].items()}),
+            f"{rows[-1]['seconds']} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    result = {
+        "benchmark": "baselines",
+        "quick": args.quick,
+        "users": args.users,
+        "validation_users": args.validation_users,
+        "seed": args.seed,
+        "grids": {**GRIDS, **grids},
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "datasets": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=float))
     print(markdown(rows))

@@ -1,6 +1,6 @@
 """Start-up time of `graphrec --help` (target < 0.5 s): median of N fresh processes.
 
-    .venv/bin/python bench/cli_start.py [--runs 20]
+.venv/bin/python bench/cli_start.py [--runs 20]
 """
 
 from __future__ import annotations

@@ -42,16 +42,21 @@ def index_segments() -> int | None:
 def query_ms(driver, database: str | None, queries: int = 200, k: int = 30) -> float:
     """Median ms of one vector index query from a random relation's own embedding."""
     rows = driver.execute_query(
-        "MATCH ()-[r:FOLLOWS]->() WHERE r.embedding IS NOT NULL RETURN r.embedding AS e "
-        "LIMIT 5000", database_=database).records
+        "MATCH ()-[r:FOLLOWS]->() WHERE r.embedding IS NOT NULL RETURN r.embedding AS e LIMIT 5000",
+        database_=database,
+    ).records
     vectors = [r["e"] for r in rows]
     random.Random(0).shuffle(vectors)
     times = []
     for v in (vectors * 2)[:queries]:
         start = time.perf_counter()
         driver.execute_query(
-            "CALL db.index.vector.queryRelationships($index, $k, $v) YIELD score "
-            "RETURN count(*)", index=store.VECTOR_INDEX, k=k, v=v, database_=database)
+            "CALL db.index.vector.queryRelationships($index, $k, $v) YIELD score RETURN count(*)",
+            index=store.VECTOR_INDEX,
+            k=k,
+            v=v,
+            database_=database,
+        )
         times.append((time.perf_counter() - start) * 1000)
     return round(statistics.median(times), 2)
 
@@ -70,15 +75,23 @@ def main() -> None:
     runs = []
     try:
         for i in range(args.runs + 1):
-            report = write_embeddings(driver, scorer, settings.database,
-                                      batch_size=args.batch_size, silent=True, rebuild_index=True)
+            report = write_embeddings(
+                driver,
+                scorer,
+                settings.database,
+                batch_size=args.batch_size,
+                silent=True,
+                rebuild_index=True,
+            )
             report["index_segments"] = index_segments()
             report["query_ms_k30"] = query_ms(driver, settings.database)
             runs.append(report)
             label = "warm-up" if i == 0 else f"run {i}"
-            print(f"{label}: {report['written']:,} relationships, "
-                  f"{report['relationships_per_second']:,}/s, index {report['index_seconds']}s, "
-                  f"{report['index_segments']} segments, query {report['query_ms_k30']} ms")
+            print(
+                f"{label}: {report['written']:,} relationships, "
+                f"{report['relationships_per_second']:,}/s, index {report['index_seconds']}s, "
+                f"{report['index_segments']} segments, query {report['query_ms_k30']} ms"
+            )
     finally:
         driver.close()
     timed = runs[1:]
@@ -97,10 +110,12 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"| write-back | median {result['median_per_second']:,} relationships/s "
-          f"(first run {result['first_run_per_second']:,}/s) | index build "
-          f"{result['median_index_seconds']} s, {result['index_segments']} segments | "
-          f"vector query k=30 {result['median_query_ms_k30']} ms |")
+    print(
+        f"| write-back | median {result['median_per_second']:,} relationships/s "
+        f"(first run {result['first_run_per_second']:,}/s) | index build "
+        f"{result['median_index_seconds']} s, {result['index_segments']} segments | "
+        f"vector query k=30 {result['median_query_ms_k30']} ms |"
+    )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,11 @@ def _children_cpu() -> float:
 def _one_run(dataset: Path, mode: str, batch_size: int, workers: int) -> dict:
     _graphrec("reset", "--yes")
     args = ["load", str(dataset), "--json", "--silent"]
-    args += ["--bulk"] if mode == "bulk" else ["--batch-size", str(batch_size),
-                                               "--workers", str(workers)]
+    args += (
+        ["--bulk"]
+        if mode == "bulk"
+        else ["--batch-size", str(batch_size), "--workers", str(workers)]
+    )
     pid = _server_pid()
     server_before, client_before = _cpu_seconds(pid), _children_cpu()
     start = time.perf_counter()
@@ -106,8 +109,9 @@ def _machine() -> dict:
                 break
     except OSError:
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return {
         "cpus": os.cpu_count(),
         "cpu": cpu,
@@ -140,8 +144,11 @@ def main() -> None:
         samples = []
         for i in range(runs):
             sample = _one_run(dataset, mode, args.batch_size, args.workers)
-            print(f"{mode} run {i + 1}/{runs}: {sample['follows_per_s']:,} follows/s "
-                  f"({sample['wall_seconds']:.1f}s)", file=sys.stderr)
+            print(
+                f"{mode} run {i + 1}/{runs}: {sample['follows_per_s']:,} follows/s "
+                f"({sample['wall_seconds']:.1f}s)",
+                file=sys.stderr,
+            )
             samples.append(sample)
         walls = [s["wall_seconds"] for s in samples]
         follows = samples[0]["follows"]
@@ -169,16 +176,21 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"\nLoad throughput, {name} ({first['follows']:,} follows, {first['users']:,} users; "
-          f"{first['skipped']:,} rows skipped), median of {runs}, CLI start included:\n")
+    print(
+        f"\nLoad throughput, {name} ({first['follows']:,} follows, {first['users']:,} users; "
+        f"{first['skipped']:,} rows skipped), median of {runs}, CLI start included:\n"
+    )
     print("| path | median wall s | median follows/s | runs (wall s) | CPU s: client / server |")
     print("|---|---:|---:|---|---|")
     for mode, r in results.items():
         walls = ", ".join(f"{s['wall_seconds']:.1f}" for s in r["runs"])
-        cpu = "; ".join(f"{s['client_cpu_seconds']} / {s['server_cpu_seconds'] or '-'}"
-                        for s in r["runs"])
-        print(f"| {mode} | {r['median_wall_seconds']:.2f} | {r['median_follows_per_s']:,} | "
-              f"{walls} | {cpu} |")
+        cpu = "; ".join(
+            f"{s['client_cpu_seconds']} / {s['server_cpu_seconds'] or '-'}" for s in r["runs"]
+        )
+        print(
+            f"| {mode} | {r['median_wall_seconds']:.2f} | {r['median_follows_per_s']:,} | "
+            f"{walls} | {cpu} |"
+        )
     print(f"\nwritten to {args.out}")
 
 

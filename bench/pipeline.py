@@ -29,10 +29,26 @@ import recommend as rb  # noqa: E402  (bench/recommend.py: shared helpers)
 
 # every directed graph in ../shared/datasets, smallest first (the undirected ones have no
 # follow direction to recommend along)
-DEFAULT = ("bitcoin-alpha", "twitter-wsdm21-hersheycareers", "bitcoin-otc",
-           "twitter-wsdm21-bofa_careers", "wiki-vote", "higgs-social-prefix", "slashdot0902")
-BASELINES = ("neumf", "popularity", "fof", "adamic_adar", "follow_back", "rp3beta", "item_knn",
-             "ease", "als")
+DEFAULT = (
+    "bitcoin-alpha",
+    "twitter-wsdm21-hersheycareers",
+    "bitcoin-otc",
+    "twitter-wsdm21-bofa_careers",
+    "wiki-vote",
+    "higgs-social-prefix",
+    "slashdot0902",
+)
+BASELINES = (
+    "neumf",
+    "popularity",
+    "fof",
+    "adamic_adar",
+    "follow_back",
+    "rp3beta",
+    "item_knn",
+    "ease",
+    "als",
+)
 
 
 def run_dataset(name: str, args: argparse.Namespace) -> dict:
@@ -44,10 +60,21 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
         old.unlink()
     elif args.retrain and old.exists():
         shutil.rmtree(old)
-    model_dir = rb.ensure_model(name, args.epochs, model_root, args.fit_users,
-                                shlex.split(args.train_args))
-    metrics = rb.cli("evaluate", "--pipeline", "--model-dir", str(model_dir), "--users",
-                     str(args.users), "--seed", str(args.seed), "--silent")
+    model_dir = rb.ensure_model(
+        name, args.epochs, model_root, args.fit_users, shlex.split(args.train_args)
+    )
+    metrics = rb.cli(
+        "evaluate",
+        "--pipeline",
+        "--model-dir",
+        str(model_dir),
+        "--users",
+        str(args.users),
+        "--seed",
+        str(args.seed),
+        "--silent",
+    )
+
     def best(names) -> tuple[str, float]:
         found = [(m, metrics[m].get("hr@10", 0.0)) for m in names if m in metrics]
         return max(found, key=lambda t: t[1]) if found else ("-", 0.0)
@@ -57,8 +84,10 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
     any_name, any_hr = best([*BASELINES, *(m for m in metrics if m.startswith("pool"))])
     pipe = metrics["pipeline"]["hr@10"]
     if not metrics["pipeline"].get("ranker"):
-        print(f"warning: {name}: no fitted ranker; the pipeline figure understates it",
-              file=sys.stderr)
+        print(
+            f"warning: {name}: no fitted ranker; the pipeline figure understates it",
+            file=sys.stderr,
+        )
     return {
         "dataset": info,
         "model_dir": str(model_dir),
@@ -80,9 +109,16 @@ def method_rows(metrics: dict) -> list[dict]:
     for m in ["pipeline", "pool_model", *BASELINES]:
         f = metrics.get(m)
         if f:
-            rows.append({"method": m, "hr@10": f.get("hr@10"), "ndcg@10": f.get("ndcg@10"),
-                         "hr@50": f.get("hr@50"), "pool_recall": f.get("pool_recall", ""),
-                         "params": _params(f.get("params"))})
+            rows.append(
+                {
+                    "method": m,
+                    "hr@10": f.get("hr@10"),
+                    "ndcg@10": f.get("ndcg@10"),
+                    "hr@50": f.get("hr@50"),
+                    "pool_recall": f.get("pool_recall", ""),
+                    "params": _params(f.get("params")),
+                }
+            )
     return rows
 
 
@@ -93,31 +129,42 @@ def _params(params: dict | None) -> str:
 def ablation_rows(metrics: dict) -> list[dict]:
     pools = [m.split(":", 1)[1] for m in metrics if m.startswith("pool:")]
     return [
-        {"pool": p, "without: hr@10": metrics.get(f"without:{p}", {}).get("hr@10", ""),
-         "alone: hr@10": metrics[f"pool:{p}"].get("hr@10"),
-         "alone: pool_recall": metrics[f"pool:{p}"].get("pool_recall", "")}
+        {
+            "pool": p,
+            "without: hr@10": metrics.get(f"without:{p}", {}).get("hr@10", ""),
+            "alone: hr@10": metrics[f"pool:{p}"].get("hr@10"),
+            "alone: pool_recall": metrics[f"pool:{p}"].get("pool_recall", ""),
+        }
         for p in pools
     ]
 
 
 def report(runs: dict, quick: bool = False) -> str:
     """Markdown: one summary table, then per graph its methods and its ablation."""
-    lines = ["| graph | follows | pipeline HR@10 | best baseline | its HR@10 | ratio | "
-             "pool recall |", "|---|---:|---:|---|---:|---:|---:|"]
+    lines = [
+        "| graph | follows | pipeline HR@10 | best baseline | its HR@10 | ratio | pool recall |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
     for name, run in runs.items():
         lines.append(
             f"| {name} | {run['dataset']['follows']:,} | {run['pipeline_hr@10']:.4f} | "
             f"{run['best_single']} | {run['best_single_hr@10']:.4f} | **{run['ratio']}x** | "
-            f"{run['metrics']['pipeline'].get('pool_recall', '')} |")
+            f"{run['metrics']['pipeline'].get('pool_recall', '')} |"
+        )
     for name, run in runs.items():
-        lines += [f"\n### {name} ({run['dataset']['users']:,} users, "
-                  f"{run['dataset']['follows']:,} follows){' — quick' if quick else ''}\n",
-                  rb.markdown(method_rows(run["metrics"]),
-                              ["method", "hr@10", "ndcg@10", "hr@50", "pool_recall", "params"]),
-                  "\nAblation: the pipeline without each pool, and each pool alone (in its own "
-                  "order):\n",
-                  rb.markdown(ablation_rows(run["metrics"]),
-                              ["pool", "without: hr@10", "alone: hr@10", "alone: pool_recall"])]
+        lines += [
+            f"\n### {name} ({run['dataset']['users']:,} users, "
+            f"{run['dataset']['follows']:,} follows){' — quick' if quick else ''}\n",
+            rb.markdown(
+                method_rows(run["metrics"]),
+                ["method", "hr@10", "ndcg@10", "hr@50", "pool_recall", "params"],
+            ),
+            "\nAblation: the pipeline without each pool, and each pool alone (in its own order):\n",
+            rb.markdown(
+                ablation_rows(run["metrics"]),
+                ["pool", "without: hr@10", "alone: hr@10", "alone: pool_recall"],
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -131,11 +178,19 @@ def main() -> None:
     parser.add_argument("--fit-users", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
-    parser.add_argument("--train-args", default="", metavar="ARGS",
-                        help='extra `graphrec train` options, e.g. --train-args="--latent-dim 32"')
+    parser.add_argument(
+        "--train-args",
+        default="",
+        metavar="ARGS",
+        help='extra `graphrec train` options, e.g. --train-args="--latent-dim 32"',
+    )
     parser.add_argument("--out", default="pipeline", help="results name in bench/results/")
-    parser.add_argument("--report", type=Path, metavar="JSON",
-                        help="only print the markdown report of an earlier results file")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="JSON",
+        help="only print the markdown report of an earlier results file",
+    )
     args = parser.parse_args()
     if args.report:
         data = json.loads(args.report.read_text())
@@ -147,9 +202,16 @@ def main() -> None:
     runs = {}
     for name in args.datasets.split(","):
         runs[name] = run_dataset(name.strip(), args)
-        path = rb.write_results(args.out, {"quick": args.quick, "users": args.users,
-                                           "seed": args.seed, "train_args": args.train_args,
-                                           "runs": runs})
+        path = rb.write_results(
+            args.out,
+            {
+                "quick": args.quick,
+                "users": args.users,
+                "seed": args.seed,
+                "train_args": args.train_args,
+                "runs": runs,
+            },
+        )
     print(report(runs, args.quick))
     print(f"\nresults: {path}")
 

@@ -59,8 +59,12 @@ def run_dataset(name: str, overrides: dict, n_users: int, seed: int, als: dict) 
         history = scorer.meta["history"]
         with np.load(Path(tmp) / "holdout.npz") as held:
             split = ev.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
-    methods = [ev.NeuMFRecommender(scorer, split), ev.Popularity(split),
-               ev.FriendsOfFriends(split), ev.AdamicAdar(split)]
+    methods = [
+        ev.NeuMFRecommender(scorer, split),
+        ev.Popularity(split),
+        ev.FriendsOfFriends(split),
+        ev.AdamicAdar(split),
+    ]
     if ev.als_available():
         methods.append(ev.ImplicitALS(split, **als))
     metrics = ev.ranking_metrics(methods, split, n_users=n_users, seed=seed)
@@ -70,21 +74,37 @@ def run_dataset(name: str, overrides: dict, n_users: int, seed: int, als: dict) 
         "follows": int(src.size),
         "held_out_users": int(split.test_users.size),
         "config": config.to_dict(),
-        "training": {**{k: figures[k] for k in ("epochs", "best_epoch", "examples_per_second",
-                                                "seconds", "best_val_loss", "best_val_hr@10",
-                                                "early_stopping")},
-                     "val_hr@10": [round(h["val_hr@10"], 4) for h in history]},
+        "training": {
+            **{
+                k: figures[k]
+                for k in (
+                    "epochs",
+                    "best_epoch",
+                    "examples_per_second",
+                    "seconds",
+                    "best_val_loss",
+                    "best_val_hr@10",
+                    "early_stopping",
+                )
+            },
+            "val_hr@10": [round(h["val_hr@10"], 4) for h in history],
+        },
         "metrics": metrics,
     }
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| dataset | method | " + " | ".join(COLUMNS) + " |",
-             "|---|---|" + "---|" * len(COLUMNS)]
+    lines = [
+        "| dataset | method | " + " | ".join(COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
+    ]
     for r in rows:
         for method, m in r["metrics"].items():
-            lines.append(f"| {r['dataset']} | {method} | "
-                         + " | ".join(f"{m[c]:.3f}" for c in COLUMNS) + " |")
+            lines.append(
+                f"| {r['dataset']} | {method} | "
+                + " | ".join(f"{m[c]:.3f}" for c in COLUMNS)
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -93,10 +113,22 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="NeuMFConfig override (repeatable)")
-    parser.add_argument("--als", dest="als", action="append", default=[], metavar="KEY=VALUE",
-                        help="ImplicitALS override, e.g. factors=128 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="NeuMFConfig override (repeatable)",
+    )
+    parser.add_argument(
+        "--als",
+        dest="als",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="ImplicitALS override, e.g. factors=128 (repeatable)",
+    )
     parser.add_argument("--quick", action="store_true", help="wiki-vote, 500 users, 3 epochs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
     args = parser.parse_args()
@@ -110,15 +142,23 @@ def main() -> None:
     for name in datasets:
         started = time.perf_counter()
         print(f"{name}: training and evaluating ...", file=sys.stderr, flush=True)
-        rows.append(run_dataset(name, overrides, n_users, args.seed,
-                                parse_overrides(args.als)))
+        rows.append(run_dataset(name, overrides, n_users, args.seed, parse_overrides(args.als)))
         rows[-1]["seconds"] = round(time.perf_counter() - started, 1)
-        print(json.dumps({k: v["hr@10"] for k, v in rows[-1]["metrics"].items()}),
-              json.dumps(rows[-1]["training"]), file=sys.stderr, flush=True)
-    result = {"benchmark": "quality", "quick": args.quick, "users": n_users, "seed": args.seed,
-              "overrides": {k: list(v) if isinstance(v, tuple) else v
-                            for k, v in overrides.items()},
-              "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "datasets": rows}
+        print(
+            json.dumps({k: v["hr@10"] for k, v in rows[-1]["metrics"].items()}),
+            json.dumps(rows[-1]["training"]),
+            file=sys.stderr,
+            flush=True,
+        )
+    result = {
+        "benchmark": "quality",
+        "quick": args.quick,
+        "users": n_users,
+        "seed": args.seed,
+        "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "datasets": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=float))
     print(markdown(rows))

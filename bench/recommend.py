@@ -56,8 +56,11 @@ def dataset_path(name: str) -> Path:
 def cli(*args: str, quiet: bool = False) -> dict | list:
     """Run `graphrec ARGS --json` and return its JSON (progress goes to our stderr)."""
     result = subprocess.run(
-        [*GRAPHREC, *args, "--json"], cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL if quiet else None, text=True,
+        [*GRAPHREC, *args, "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if quiet else None,
+        text=True,
     )
     if result.returncode != 0:
         raise SystemExit(f"graphrec {' '.join(args)} failed (exit {result.returncode})")
@@ -91,8 +94,13 @@ def open_driver():
     return _open(resolve_settings())
 
 
-def ensure_model(name: str, epochs: int, model_root: Path, fit_users: int,
-                 train_args: list[str] | tuple[str, ...] = ()) -> Path:
+def ensure_model(
+    name: str,
+    epochs: int,
+    model_root: Path,
+    fit_users: int,
+    train_args: list[str] | tuple[str, ...] = (),
+) -> Path:
     """A hold-out model for the dataset, its embeddings in the graph, and a fitted ranker."""
     from graphrec.embed import embedding_status
     from graphrec.model.scorer import NumpyScorer
@@ -100,8 +108,19 @@ def ensure_model(name: str, epochs: int, model_root: Path, fit_users: int,
 
     model_dir = model_root / name
     if not (model_dir / "weights.npz").exists():
-        cli("train", "--model-dir", str(model_dir), "--epochs", str(epochs),
-            "--eval-users", "500", "--ranker-users", str(fit_users), "--silent", *train_args)
+        cli(
+            "train",
+            "--model-dir",
+            str(model_dir),
+            "--epochs",
+            str(epochs),
+            "--eval-users",
+            "500",
+            "--ranker-users",
+            str(fit_users),
+            "--silent",
+            *train_args,
+        )
     scorer = NumpyScorer.load(model_dir)
     driver = open_driver()
     try:
@@ -153,8 +172,14 @@ def sample_users(driver, n: int, seed: int) -> list[int]:
     return random.Random(seed).sample(uids, min(n, len(uids)))
 
 
-def warm_latency(recommender, users: list[int], k: int, warmup: list[int],
-                 reference: ReferenceComplexLogic | None = None, scans: int = 0) -> dict:
+def warm_latency(
+    recommender,
+    users: list[int],
+    k: int,
+    warmup: list[int],
+    reference: ReferenceComplexLogic | None = None,
+    scans: int = 0,
+) -> dict:
     """Latency per user once the server is warm: Neo4j compiles and caches its query code
     paths and pages in the vector index over its first few hundred requests (a server that
     was just restarted or just loaded a graph answers 1.5-2x slower for a while), so other
@@ -165,7 +190,7 @@ def warm_latency(recommender, users: list[int], k: int, warmup: list[int],
     times = []
     chunks = max(1, scans)
     for c in range(chunks):
-        for uid in users[c * len(users) // chunks: (c + 1) * len(users) // chunks]:
+        for uid in users[c * len(users) // chunks : (c + 1) * len(users) // chunks]:
             start = time.perf_counter()
             recommender.recommend(uid, k)
             times.append((time.perf_counter() - start) * 1000)
@@ -185,13 +210,25 @@ def fresh_process(users: list[int], model_dir: Path, runs: int) -> dict:
     for uid in users[:runs]:
         start = time.perf_counter()
         subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "graphrec"), "recommend", "--user", str(uid),
-             "--model-dir", str(model_dir), "--json"],
-            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+            [
+                str(ROOT / ".venv" / "bin" / "graphrec"),
+                "recommend",
+                "--user",
+                str(uid),
+                "--model-dir",
+                str(model_dir),
+                "--json",
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         times.append(time.perf_counter() - start)
-    return {"runs": len(times), "median_s": round(statistics.median(times), 3),
-            "max_s": round(max(times), 3)}
+    return {
+        "runs": len(times),
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+    }
 
 
 class ReferenceComplexLogic:
@@ -219,8 +256,10 @@ class ReferenceComplexLogic:
         q = self.as_lists[n % len(self.as_lists)]
         qn = math.sqrt(sum(x * x for x in q)) or 1.0
         start = time.perf_counter()
-        sims = [sum(a * b for a, b in zip(q, v, strict=True)) / (qn * m)
-                for v, m in zip(self.as_lists, self.norms, strict=True)]
+        sims = [
+            sum(a * b for a, b in zip(q, v, strict=True)) / (qn * m)
+            for v, m in zip(self.as_lists, self.norms, strict=True)
+        ]
         sorted(range(len(sims)), key=sims.__getitem__, reverse=True)[:200]
         self.seconds.append(time.perf_counter() - start)
 
@@ -243,7 +282,8 @@ class ReferenceComplexLogic:
             "python_relation_scans": [round(t, 3) for t in self.seconds],
             "mean_follows_per_user": round(statistics.fmean(follows_per_user), 1),
             "python_seconds_per_user": round(
-                python_relation_s * statistics.fmean(follows_per_user), 2),
+                python_relation_s * statistics.fmean(follows_per_user), 2
+            ),
             "numpy_ms_per_user": round(statistics.fmean(numpy_times) * 1000, 1),
         }
 
@@ -253,12 +293,25 @@ def batch_rate(model_dir: Path, users: list[int], workers: int) -> dict:
         users_file = Path(tmp) / "users.txt"
         users_file.write_text("\n".join(str(u) for u in users) + "\n")
         start = time.perf_counter()
-        summary = cli("recommend", "--users", str(users_file), "--out", str(Path(tmp) / "r.csv"),
-                      "--model-dir", str(model_dir), "--workers", str(workers), "--silent")
+        summary = cli(
+            "recommend",
+            "--users",
+            str(users_file),
+            "--out",
+            str(Path(tmp) / "r.csv"),
+            "--model-dir",
+            str(model_dir),
+            "--workers",
+            str(workers),
+            "--silent",
+        )
         wall = time.perf_counter() - start
-    return {"workers": workers, "users": summary["users"],
-            "users_per_second": summary["users_per_second"],
-            "wall_users_per_second": round(len(users) / wall, 1)}
+    return {
+        "workers": workers,
+        "users": summary["users"],
+        "users_per_second": summary["users_per_second"],
+        "wall_users_per_second": round(len(users) / wall, 1),
+    }
 
 
 def concurrent_callers(recommender, users: list[int], k: int, callers: int) -> dict:
@@ -274,9 +327,13 @@ def concurrent_callers(recommender, users: list[int], k: int, callers: int) -> d
     with ThreadPoolExecutor(max_workers=callers) as pool:
         list(pool.map(call, users))
     seconds = time.perf_counter() - start
-    return {"callers": callers, "calls": len(users), "errors": len(errors),
-            "calls_per_second": round(len(users) / seconds, 1),
-            "first_error": errors[0] if errors else None}
+    return {
+        "callers": callers,
+        "calls": len(users),
+        "errors": len(errors),
+        "calls_per_second": round(len(users) / seconds, 1),
+        "first_error": errors[0] if errors else None,
+    }
 
 
 def main() -> None:
@@ -290,10 +347,15 @@ def main() -> None:
     args = parser.parse_args()
     quick = args.quick
     sizes = {
-        "warm": 50 if quick else 500, "warmup": 10 if quick else 300, "fresh": 3 if quick else 10,
-        "relations": 1 if quick else 5, "numpy_users": 5 if quick else 50,
-        "batch": 100 if quick else 1000, "concurrent": 40 if quick else 400,
-        "epochs": 2 if quick else args.epochs, "fit_users": 100 if quick else 1000,
+        "warm": 50 if quick else 500,
+        "warmup": 10 if quick else 300,
+        "fresh": 3 if quick else 10,
+        "relations": 1 if quick else 5,
+        "numpy_users": 5 if quick else 50,
+        "batch": 100 if quick else 1000,
+        "concurrent": 40 if quick else 400,
+        "epochs": 2 if quick else args.epochs,
+        "fit_users": 100 if quick else 1000,
     }
     logging_quiet()
     info = ensure_loaded(args.dataset)
@@ -304,13 +366,17 @@ def main() -> None:
 
     driver = open_driver()
     try:
-        users = sample_users(driver, max(sizes["warm"] + sizes["warmup"], sizes["batch"],
-                                         sizes["concurrent"]), args.seed)
+        users = sample_users(
+            driver,
+            max(sizes["warm"] + sizes["warmup"], sizes["batch"], sizes["concurrent"]),
+            args.seed,
+        )
         recommender = Recommender(driver, None, model_dir)
         ref = ReferenceComplexLogic(driver, NumpyScorer.load(model_dir))
-        warmup = users[sizes["warm"]: sizes["warm"] + sizes["warmup"]]
-        warm = warm_latency(recommender, users[: sizes["warm"]], args.k, warmup, ref,
-                            sizes["relations"])
+        warmup = users[sizes["warm"] : sizes["warm"] + sizes["warmup"]]
+        warm = warm_latency(
+            recommender, users[: sizes["warm"]], args.k, warmup, ref, sizes["relations"]
+        )
         reference = ref.summary(users[: sizes["warm"]], sizes["numpy_users"])
         del ref
         model_strategy = warm_latency_model(recommender, users[: sizes["warm"] // 2], args.k)
@@ -339,25 +405,54 @@ def main() -> None:
     rows = [
         {"measure": "warm p50 per user (ms)", "value": warm["p50_ms"], "target": "<= 50"},
         {"measure": "warm p95 per user (ms)", "value": warm["p95_ms"], "target": "<= 200"},
-        {"measure": "fresh `graphrec recommend` (s, median)", "value": fresh["median_s"],
-         "target": "<= 1.5"},
-        {"measure": "reference complex logic, Python (s per user)",
-         "value": reference["python_seconds_per_user"], "target": ""},
-        {"measure": "speed-up vs reference", "value": result["speedup_vs_python_reference"],
-         "target": ">= 1000x"},
-        {"measure": "numpy brute force (ms per user)", "value": reference["numpy_ms_per_user"],
-         "target": ""},
-        {"measure": "--strategy model warm p50 (ms)", "value": model_strategy["p50_ms"],
-         "target": ""},
-        *({"measure": f"batch users/s, {b['workers']} worker(s)", "value": b["users_per_second"],
-           "target": ""} for b in batch),
-        {"measure": "8 concurrent callers: errors / calls",
-         "value": f"{concurrent['errors']} / {concurrent['calls']}", "target": "0 errors"},
-        {"measure": "8 concurrent callers: calls/s", "value": concurrent["calls_per_second"],
-         "target": ""},
+        {
+            "measure": "fresh `graphrec recommend` (s, median)",
+            "value": fresh["median_s"],
+            "target": "<= 1.5",
+        },
+        {
+            "measure": "reference complex logic, Python (s per user)",
+            "value": reference["python_seconds_per_user"],
+            "target": "",
+        },
+        {
+            "measure": "speed-up vs reference",
+            "value": result["speedup_vs_python_reference"],
+            "target": ">= 1000x",
+        },
+        {
+            "measure": "numpy brute force (ms per user)",
+            "value": reference["numpy_ms_per_user"],
+            "target": "",
+        },
+        {
+            "measure": "--strategy model warm p50 (ms)",
+            "value": model_strategy["p50_ms"],
+            "target": "",
+        },
+        *(
+            {
+                "measure": f"batch users/s, {b['workers']} worker(s)",
+                "value": b["users_per_second"],
+                "target": "",
+            }
+            for b in batch
+        ),
+        {
+            "measure": "8 concurrent callers: errors / calls",
+            "value": f"{concurrent['errors']} / {concurrent['calls']}",
+            "target": "0 errors",
+        },
+        {
+            "measure": "8 concurrent callers: calls/s",
+            "value": concurrent["calls_per_second"],
+            "target": "",
+        },
     ]
-    print(f"## recommend on {args.dataset} ({info['users']:,} users, {info['follows']:,} "
-          f"follows){' — quick' if quick else ''}\n")
+    print(
+        f"## recommend on {args.dataset} ({info['users']:,} users, {info['follows']:,} "
+        f"follows){' — quick' if quick else ''}\n"
+    )
     print(markdown(rows, ["measure", "value", "target"]))
     print(f"\nresults: {path}")
 
@@ -368,8 +463,11 @@ def warm_latency_model(recommender, users: list[int], k: int) -> dict:
         start = time.perf_counter()
         recommender.recommend(uid, k, strategy="model")
         times.append((time.perf_counter() - start) * 1000)
-    return {"users": len(users), "p50_ms": round(percentile(times, 50), 2),
-            "p95_ms": round(percentile(times, 95), 2)}
+    return {
+        "users": len(users),
+        "p50_ms": round(percentile(times, 50), 2),
+        "p95_ms": round(percentile(times, 95), 2),
+    }
 
 
 def logging_quiet() -> None:

@@ -85,19 +85,28 @@ def bench_embed(model_dir: Path) -> dict:
     settings = resolve_settings(None, None, None, None)
     driver = open_driver(settings)
     try:
-        return write_embeddings(driver, NumpyScorer.load(model_dir), settings.database,
-                                silent=True)
+        return write_embeddings(driver, NumpyScorer.load(model_dir), settings.database, silent=True)
     finally:
         driver.close()
 
 
 def markdown(rows: list[dict]) -> str:
-    cols = ["dataset", "follows", "examples_per_epoch", "batch_size", "first_epoch_s",
-            "seconds_per_epoch", "examples_per_second"]
+    cols = [
+        "dataset",
+        "follows",
+        "examples_per_epoch",
+        "batch_size",
+        "first_epoch_s",
+        "seconds_per_epoch",
+        "examples_per_second",
+    ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        lines.append("| " + " | ".join(
-            f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]) for c in cols) + " |")
+        lines.append(
+            "| "
+            + " | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]) for c in cols)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -107,8 +116,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="wiki-vote only, 2 epochs")
-    parser.add_argument("--embed", type=Path, default=None, metavar="MODEL_DIR",
-                        help="also time `embed` of MODEL_DIR into the bench Neo4j server")
+    parser.add_argument(
+        "--embed",
+        type=Path,
+        default=None,
+        metavar="MODEL_DIR",
+        help="also time `embed` of MODEL_DIR into the bench Neo4j server",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "train.json")
     args = parser.parse_args()
     datasets = ["wiki-vote"] if args.quick else args.datasets.split(",")
@@ -133,8 +147,10 @@ def main() -> None:
     print(markdown(rows))
     if "embed" in result:
         e = result["embed"]
-        print(f"\nembed: {e['written']:,} relationships in {e['write_seconds']}s = "
-              f"{e['relationships_per_second']:,} rels/s (index {e['index_seconds']}s)")
+        print(
+            f"\nembed: {e['written']:,} relationships in {e['write_seconds']}s = "
+            f"{e['relationships_per_second']:,} rels/s (index {e['index_seconds']}s)"
+        )
 
 
 if __name__ == "__main__":

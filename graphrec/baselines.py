@@ -375,14 +375,16 @@ def validation_from_pairs(
 
 # --------------------------------------------------------------------------- tuning
 
+Factory = Callable[..., DenseScoreRecommender]
+
 
 def tune(
-    make: Callable[..., Recommender],
+    make: Factory,
     grid: Sequence[Mapping[str, Any]],
     train: Split,
     validation: Split | None,
     seed: int = DEFAULT_SEED,
-) -> Recommender:
+) -> DenseScoreRecommender:
     """Fit ``make(split, **setting)`` for each setting on ``validation``, refit the best.
 
     ``validation`` holds training follows minus the validation follows, and the validation
@@ -401,11 +403,20 @@ def tune(
             rec = make(validation, **setting)
             fit_seconds = time.perf_counter() - fit_started
             figures = ranking_metrics(
-                [rec], validation, n_users=validation.test_users.size, seed=seed, ks=(10,),
+                [rec],
+                validation,
+                n_users=validation.test_users.size,
+                seed=seed,
+                ks=(10,),
                 n_negatives=0,
             )[rec.name]
-            searched.append({"params": setting, VALIDATION_METRIC: figures[VALIDATION_METRIC],
-                             "fit_seconds": round(fit_seconds, 3)})
+            searched.append(
+                {
+                    "params": setting,
+                    VALIDATION_METRIC: figures[VALIDATION_METRIC],
+                    "fit_seconds": round(fit_seconds, 3),
+                }
+            )
             del rec
     tune_seconds = time.perf_counter() - started
     best = max(range(len(searched)), key=lambda i: searched[i][VALIDATION_METRIC], default=0)
@@ -416,7 +427,7 @@ def tune(
         f"validation_{VALIDATION_METRIC}": (
             searched[best][VALIDATION_METRIC] if searched else None
         ),
-        "validation_users": int(validation.test_users.size) if searched else 0,
+        "validation_users": int(validation.test_users.size) if validation and searched else 0,
         "grid": searched,
         "fit_seconds": round(time.perf_counter() - started, 3),
         "tune_seconds": round(tune_seconds, 3),
@@ -424,9 +435,9 @@ def tune(
     return rec
 
 
-def tunable(include_als: bool | None = None) -> list[tuple[Callable[..., Recommender], str]]:
+def tunable(include_als: bool | None = None) -> list[tuple[Factory, str]]:
     """(factory, grid name) of every tuned baseline; ALS only when ``implicit`` is there."""
-    methods: list[tuple[Callable[..., Recommender], str]] = [
+    methods: list[tuple[Factory, str]] = [
         (FollowBack, "follow_back"),
         (RP3beta, "rp3beta"),
         (ItemKNN, "item_knn"),
@@ -456,7 +467,7 @@ def tuned_baselines(
     if validation is None:
         validation = validation_split(train, validation_users, seed=seed)
     grids = {**GRIDS, **(grids or {})}
-    methods = []
+    methods: list[Recommender] = []
     for make, key in tunable(include_als):
         if only is None or key in only:
             methods.append(tune(make, grids[key], train, validation, seed=seed))

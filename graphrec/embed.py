@@ -46,8 +46,12 @@ def ensure_vector_index(driver: neo4j.Driver, dims: int, database: str | None = 
 
 
 def _set_meta(
-    driver: neo4j.Driver, database: str | None, scorer: NumpyScorer, state: str,
-    count: int, skipped: int,
+    driver: neo4j.Driver,
+    database: str | None,
+    scorer: NumpyScorer,
+    state: str,
+    count: int,
+    skipped: int,
 ) -> None:
     store.write(
         driver,

@@ -107,8 +107,11 @@ def dense_index(uids: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def split_from_holdout(
-    uids: np.ndarray, src_uids: np.ndarray, dst_uids: np.ndarray,
-    held_users: np.ndarray, held_items: np.ndarray,
+    uids: np.ndarray,
+    src_uids: np.ndarray,
+    dst_uids: np.ndarray,
+    held_users: np.ndarray,
+    held_items: np.ndarray,
 ) -> Split:
     """The split a model was trained on: every follow the model knows, minus its held-out ones.
 
@@ -151,6 +154,7 @@ class DenseScoreRecommender:
 
     name = "dense"
     batch_users = 256
+    extra_figures: dict[str, Any]
 
     def __init__(self, split: Split) -> None:
         self.split = split
@@ -228,9 +232,9 @@ class AdamicAdar(_PathCount):
 
     def __init__(self, split: Split) -> None:
         super().__init__(split)
-        degree = np.asarray(self.train.sum(axis=0)).ravel() + np.asarray(
-            self.train.sum(axis=1)
-        ).ravel()
+        degree = (
+            np.asarray(self.train.sum(axis=0)).ravel() + np.asarray(self.train.sum(axis=1)).ravel()
+        )
         weight = np.where(degree > 1, 1.0 / np.log(np.maximum(degree, 2)), 0.0)
         self.second_hop = (sp.diags(weight.astype(np.float32)) @ self.train).tocsr()
 
@@ -389,7 +393,10 @@ def ranking_metrics(
 
 
 def classification_metrics(
-    scorer: NumpyScorer, split: Split, negatives: int = 4, seed: int = DEFAULT_SEED,
+    scorer: NumpyScorer,
+    split: Split,
+    negatives: int = 4,
+    seed: int = DEFAULT_SEED,
     threshold: float = 0.5,
 ) -> dict[str, float]:
     """The reference's figures: held-out follows plus sampled non-follows, cut at 0.5."""
@@ -429,8 +436,7 @@ def baselines(
     from graphrec.baselines import tuned_baselines  # it imports this module
 
     methods: list[Recommender] = [Popularity(split), FriendsOfFriends(split), AdamicAdar(split)]
-    return methods + tuned_baselines(split, validation, include_als, seed=seed,
-                                     progress=progress)
+    return methods + tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
 
 
 def evaluate_model(

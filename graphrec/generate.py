@@ -83,8 +83,8 @@ def generate_follows(
     # Follow-backs add about `reciprocity` of the drawn follows; aim the total at avg_follows.
     base = avg_follows / (1.0 + reciprocity)
     sigma = 1.0
-    out = rng.lognormal(math.log(base) - sigma**2 / 2, sigma, users)
-    out = np.clip(np.rint(out), 1, users - 1).astype(np.int64)
+    drawn = rng.lognormal(math.log(base) - sigma**2 / 2, sigma, users)
+    out = np.clip(np.rint(drawn), 1, users - 1).astype(np.int64)
     src = np.repeat(np.arange(users, dtype=np.int64), out)
     dst = np.empty_like(src)
     local = rng.random(src.size) < locality
@@ -97,4 +97,3 @@ def generate_follows(
     return GeneratedGraph(
         uid=key // users + 1, fid=key % users + 1, community=community, users=users
     )
-

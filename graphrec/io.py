@@ -184,7 +184,8 @@ def _slow_parse(path: Path, raw: bytes, layout: _Layout) -> tuple[np.ndarray, np
             )
         if len(fields) > layout.columns:
             raise InputError(
-                path, number,
+                path,
+                number,
                 f"too many columns: expected {layout.columns} fields, found {len(fields)}",
             )
         pair = []

@@ -68,8 +68,9 @@ def follow_batches(follows: Follows, batch_size: int) -> Iterator[FollowBatch]:
         idx = index.tolist()
         rows = [
             [s_uid, idx[a:b]]
-            for s_uid, a, b in zip(u[group[:-1]].tolist(), group[:-1].tolist(), group[1:].tolist(),
-                                   strict=True)
+            for s_uid, a, b in zip(
+                u[group[:-1]].tolist(), group[:-1].tolist(), group[1:].tolist(), strict=True
+            )
         ]
         yield FollowBatch(fids=targets.tolist(), rows=rows, size=hi - lo)
 
@@ -167,8 +168,9 @@ def load_follows(
     return _report(follows, start, users_created, created, "create" if create else "merge")
 
 
-def _report(follows: Follows, start: float, users_created: int, follows_created: int,
-            mode: str) -> dict:
+def _report(
+    follows: Follows, start: float, users_created: int, follows_created: int, mode: str
+) -> dict:
     """What ``graphrec load`` prints: the file's figures and what this load wrote."""
     return {
         "users": int(follows.users().size),
@@ -260,7 +262,9 @@ def bulk_load(
         server.stop(log=log)
         phase("stop_server")
         done = server.admin(
-            "database", "import", "full",
+            "database",
+            "import",
+            "full",
             f"--nodes=User={node_csv}",
             f"--relationships=FOLLOWS={rel_csv}",
             "--id-type=INTEGER",

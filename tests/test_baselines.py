@@ -164,8 +164,12 @@ def test_ease_on_its_kept_accounts_equals_the_closed_form():
 
 def make_all(split: ev.Split) -> list[ev.Recommender]:
     methods = [
-        bl.FollowBack(split), bl.RP3beta(split), bl.RP3beta(split, neighbours=2),
-        bl.ItemKNN(split), bl.ItemKNN(split, shrink=0.0, neighbours=2), bl.EASE(split),
+        bl.FollowBack(split),
+        bl.RP3beta(split),
+        bl.RP3beta(split, neighbours=2),
+        bl.ItemKNN(split),
+        bl.ItemKNN(split, shrink=0.0, neighbours=2),
+        bl.EASE(split),
         bl.EASE(split, max_items=3),
     ]
     if ev.als_available():
@@ -271,8 +275,13 @@ def test_tuning_chooses_on_validation_and_never_sees_the_test_follows():
 
 def test_tuned_baselines_do_not_read_the_test_items():
     split = random_split(n=40, density=0.2, seed=7)
-    moved = ev.Split(split.n_ids, split.train_src, split.train_dst, split.test_users,
-                     (split.test_items + 1) % split.n_ids)
+    moved = ev.Split(
+        split.n_ids,
+        split.train_src,
+        split.train_dst,
+        split.test_users,
+        (split.test_items + 1) % split.n_ids,
+    )
     grids = {"als": [{"factors": 4, "iterations": 2}, {"factors": 8, "iterations": 2}]}
     first = bl.tuned_baselines(split, seed=3, grids=grids)
     second = bl.tuned_baselines(moved, seed=3, grids=grids)
@@ -285,8 +294,10 @@ def test_tuned_baselines_do_not_read_the_test_items():
         assert [g["hr@10"] for g in a.extra_figures["grid"]] == [
             g["hr@10"] for g in b.extra_figures["grid"]
         ]
-        np.testing.assert_allclose(a.score_items(users, users[None].repeat(users.size, 0)),
-                                   b.score_items(users, users[None].repeat(users.size, 0)))
+        np.testing.assert_allclose(
+            a.score_items(users, users[None].repeat(users.size, 0)),
+            b.score_items(users, users[None].repeat(users.size, 0)),
+        )
 
 
 def test_ranking_metrics_without_the_ncf_protocol_and_with_extra_figures(clique_split):

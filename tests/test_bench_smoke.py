@@ -20,8 +20,12 @@ SMALLEST = "bitcoin-alpha"
 
 def _run(args: list[str], env: dict, timeout: int) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env={**os.environ, **env}, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return result
@@ -37,15 +41,36 @@ def test_baselines_benchmark_quick_run(tmp_path):
 
 
 def test_pipeline_benchmark_quick_run(cli_env, tmp_path):
-    env = {**cli_env, "GRAPHREC_DATASETS": str(DATASETS),
-           "GRAPHREC_BENCH_RESULTS": str(tmp_path / "results")}
-    result = _run(["bench/pipeline.py", "--quick", "--datasets", SMALLEST,
-                   "--model-root", str(tmp_path / "models"), "--out", "smoke"], env, timeout=900)
+    env = {
+        **cli_env,
+        "GRAPHREC_DATASETS": str(DATASETS),
+        "GRAPHREC_BENCH_RESULTS": str(tmp_path / "results"),
+    }
+    result = _run(
+        [
+            "bench/pipeline.py",
+            "--quick",
+            "--datasets",
+            SMALLEST,
+            "--model-root",
+            str(tmp_path / "models"),
+            "--out",
+            "smoke",
+        ],
+        env,
+        timeout=900,
+    )
     run = json.loads((tmp_path / "results" / "smoke.json").read_text())["runs"][SMALLEST]
     metrics = run["metrics"]
     assert metrics["pipeline"]["ranker"] is True  # train fitted it
-    for method in ("pipeline", "follow_back", "rp3beta", "ease", "pool:follows_you",
-                   "without:follows_you"):
+    for method in (
+        "pipeline",
+        "follow_back",
+        "rp3beta",
+        "ease",
+        "pool:follows_you",
+        "without:follows_you",
+    ):
         assert 0.0 <= metrics[method]["hr@10"] <= 1.0
     assert run["ratio"] == round(run["pipeline_hr@10"] / run["best_single_hr@10"], 3)
     assert "Ablation" in result.stdout

@@ -18,8 +18,9 @@ def _invoke(args, env, input=None):
 
 def test_generate_then_load_json(graph, tmp_path, cli_env):
     out = tmp_path / "follows.csv"
-    gen = _invoke(["generate", "--users", "400", "--out", str(out), "--seed", "3", "--json"],
-                  cli_env)
+    gen = _invoke(
+        ["generate", "--users", "400", "--out", str(out), "--seed", "3", "--json"], cli_env
+    )
     assert gen.exit_code == 0, gen.output
     info = json.loads(gen.stdout)
     expected = clean(read_follows(out))
@@ -137,8 +138,10 @@ def test_reset_asks_first_and_yes_skips_the_prompt(graph, tmp_path, cli_env):
 def test_generate_is_deterministic_through_the_cli(tmp_path, cli_env):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     for out in (a, b):
-        result = _invoke(["generate", "--users", "500", "--out", str(out), "--seed", "9",
-                          "--avg-follows", "5"], cli_env)
+        result = _invoke(
+            ["generate", "--users", "500", "--out", str(out), "--seed", "9", "--avg-follows", "5"],
+            cli_env,
+        )
         assert result.exit_code == 0, result.output
     assert a.read_bytes() == b.read_bytes()
     assert a.read_text().startswith("uid,fid\n")

@@ -30,8 +30,14 @@ COMMANDS = _commands(cli)
 
 def test_the_cli_has_the_commands_the_readme_promises():
     names = {path for path, _ in COMMANDS}
-    for expected in ("graphrec neo4j start", "graphrec load", "graphrec train",
-                     "graphrec recommend", "graphrec evaluate", "graphrec stats"):
+    for expected in (
+        "graphrec neo4j start",
+        "graphrec load",
+        "graphrec train",
+        "graphrec recommend",
+        "graphrec evaluate",
+        "graphrec stats",
+    ):
         assert expected in names
 
 

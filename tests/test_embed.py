@@ -126,11 +126,11 @@ def test_embed_cli_json_and_status(graph, models, cli_env):
     data = json.loads(result.stdout)
     assert data["written"] == src.size and data["dims"] == 16
     assert data["index_rebuilt"] is True  # the default: drop, write, build once
-    status = runner.invoke(cli, [*args, "--status", "--json"], env=cli_env,
-                           catch_exceptions=False)
+    status = runner.invoke(cli, [*args, "--status", "--json"], env=cli_env, catch_exceptions=False)
     assert json.loads(status.stdout)["status"] == "fresh"
-    kept = runner.invoke(cli, [*args, "--keep-index", "--json"], env=cli_env,
-                         catch_exceptions=False)
+    kept = runner.invoke(
+        cli, [*args, "--keep-index", "--json"], env=cli_env, catch_exceptions=False
+    )
     assert kept.exit_code == 0, kept.output
     assert json.loads(kept.stdout)["index_rebuilt"] is False
     assert _vector_index(graph)["state"] == "ONLINE"

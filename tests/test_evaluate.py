@@ -51,7 +51,9 @@ def clique_split() -> ev.Split:
 def test_friends_of_friends_ranks_the_held_out_clique_member_first(clique_split):
     results = ev.ranking_metrics(
         [ev.FriendsOfFriends(clique_split), ev.AdamicAdar(clique_split)],
-        clique_split, n_users=100, ks=(1, 5),
+        clique_split,
+        n_users=100,
+        ks=(1, 5),
     )
     assert clique_split.test_users.size == 16
     for name in ("fof", "adamic_adar"):
@@ -69,19 +71,27 @@ def test_metrics_see_a_method_that_never_finds_the_answer(clique_split):
             return np.full((len(users), k), -1)
 
         def score_items(self, users, items):
-            return -(items == clique_split.test_items[np.searchsorted(
-                clique_split.test_users, users)][:, None]).astype(float)
+            return -(
+                items
+                == clique_split.test_items[np.searchsorted(clique_split.test_users, users)][:, None]
+            ).astype(float)
 
     order = np.argsort(clique_split.test_users)
-    split = ev.Split(16, clique_split.train_src, clique_split.train_dst,
-                     clique_split.test_users[order], clique_split.test_items[order])
+    split = ev.Split(
+        16,
+        clique_split.train_src,
+        clique_split.train_dst,
+        clique_split.test_users[order],
+        clique_split.test_items[order],
+    )
     results = ev.ranking_metrics([Worst()], split, n_users=100)
     assert results["worst"]["hr@10"] == 0.0
     assert results["worst"]["ncf_hr@10"] == 0.0
 
 
-@pytest.mark.parametrize("make", [ev.Popularity, ev.FriendsOfFriends, ev.AdamicAdar,
-                                  ev.ImplicitALS])
+@pytest.mark.parametrize(
+    "make", [ev.Popularity, ev.FriendsOfFriends, ev.AdamicAdar, ev.ImplicitALS]
+)
 def test_top_k_contract(make, clique_split):
     rec = make(clique_split)
     assert isinstance(rec, ev.Recommender)
@@ -95,7 +105,7 @@ def test_top_k_contract(make, clique_split):
         assert not set(real) & set(train[u].indices)
         assert len(set(real)) == real.size
         assert real.size == 16 - 1 - train[u].nnz  # every other account, then -1 padding
-        assert (row[real.size:] == -1).all()
+        assert (row[real.size :] == -1).all()
     scores = rec.score_items(users, np.tile(np.arange(16), (16, 1)))
     assert scores.shape == (16, 16)
 
@@ -104,8 +114,13 @@ def test_neumf_beats_popularity_on_communities(tmp_path):
     from graphrec.model.train import train
 
     src, dst = community_follows(communities=4, size=25, follows=10, seed=1)
-    train(src, dst, tmp_path, NeuMFConfig(epochs=10, batch_size=512, learning_rate=0.02, search=()),
-          silent=True)
+    train(
+        src,
+        dst,
+        tmp_path,
+        NeuMFConfig(epochs=10, batch_size=512, learning_rate=0.02, search=()),
+        silent=True,
+    )
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / "holdout.npz") as held:
         split = ev.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
@@ -123,8 +138,10 @@ def test_neumf_beats_popularity_on_communities(tmp_path):
     users = split.test_users[:3]
     dense = rec.scores(users)
     np.testing.assert_allclose(
-        dense[1], scorer.logits(np.full(split.n_ids, users[1]), np.arange(split.n_ids)),
-        rtol=1e-4, atol=1e-4,
+        dense[1],
+        scorer.logits(np.full(split.n_ids, users[1]), np.arange(split.n_ids)),
+        rtol=1e-4,
+        atol=1e-4,
     )
 
 
@@ -137,9 +154,19 @@ def test_evaluate_cli_json_keys(tmp_path, cli_env):
     model_dir = tmp_path / "m"
     train(src, dst, model_dir, NeuMFConfig(epochs=1, batch_size=2048, search=()), silent=True)
     result = CliRunner().invoke(
-        cli, ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30",
-              "--json"],
-        env=cli_env, catch_exceptions=False,
+        cli,
+        [
+            "evaluate",
+            "--model-dir",
+            str(model_dir),
+            "--from-csv",
+            str(csv),
+            "--users",
+            "30",
+            "--json",
+        ],
+        env=cli_env,
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -148,8 +175,10 @@ def test_evaluate_cli_json_keys(tmp_path, cli_env):
         assert {"hr@10", "ndcg@10", "hr@50", "ncf_hr@10", "ncf_ndcg@10"} <= set(figures)
         assert figures["users"] == 30
     table = CliRunner().invoke(
-        cli, ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30"],
-        env=cli_env, catch_exceptions=False,
+        cli,
+        ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30"],
+        env=cli_env,
+        catch_exceptions=False,
     )
     assert table.exit_code == 0
     assert table.stdout.splitlines()[0].split()[:3] == ["method", "hr@10", "ndcg@10"]

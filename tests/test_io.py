@@ -58,7 +58,8 @@ def test_gzip_is_detected_by_content(tmp_path):
 def test_large_ids_keep_int64(tmp_path):
     big = 2**62 + 5
     assert _pairs(read_follows(_write(tmp_path, "f.csv", f"{big},1\n-3,{big}\n"))) == [
-        (big, 1), (-3, big)
+        (big, 1),
+        (-3, big),
     ]
 
 
@@ -73,8 +74,11 @@ def test_large_ids_keep_int64(tmp_path):
         ("uid,fid,rank\n1,2,0\n3,4\n5\n", 4, "missing column: expected 2 fields, found 1"),
         ("1,2\n\n3,4,5\n", 3, "too many columns: expected 2 fields, found 3"),
         ("a,b\n1,2\n", 1, "header must name the columns uid and fid, got 'a,b'"),
-        ("1 2\n2 99999999999999999999\n", 2,
-         "id 99999999999999999999 in fid is out of the int64 range"),
+        (
+            "1 2\n2 99999999999999999999\n",
+            2,
+            "id 99999999999999999999 in fid is out of the int64 range",
+        ),
         ("# only\n7\n", 2, "missing column: expected 2 ids (uid, fid)"),
         ("x1 2\n", 1, "non-integer id 'x1'"),
     ],
@@ -154,7 +158,9 @@ def test_clean_drops_and_counts_self_loops_and_duplicates(tmp_path):
     assert follows.duplicates == 3
     assert follows.skipped == 5
     assert list(zip(follows.uid.tolist(), follows.fid.tolist(), strict=True)) == [
-        (1, 2), (2, 3), (3, 1)
+        (1, 2),
+        (2, 3),
+        (3, 1),
     ]
     assert follows.users().tolist() == [1, 2, 3]
 

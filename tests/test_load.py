@@ -93,8 +93,18 @@ def test_killed_cli_load_rerun_converges(graph, tmp_path, cli_env):
     path = _follows_file(tmp_path, users=6000, seed=11)
     follows = clean(read_follows(path))
     env = {**os.environ, **cli_env}
-    args = [sys.executable, "-m", "graphrec", "load", str(path), "--batch-size", "1500",
-            "--workers", "1", "--silent"]
+    args = [
+        sys.executable,
+        "-m",
+        "graphrec",
+        "load",
+        str(path),
+        "--batch-size",
+        "1500",
+        "--workers",
+        "1",
+        "--silent",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = 0
     deadline = time.monotonic() + 120

@@ -97,8 +97,10 @@ def test_neumf_started_from_pretrained_towers_averages_their_logits():
     model = build_neumf(n, NeuMFConfig(seed=7, tie="none"))
     init_from_towers(model, gmf, mlp, alpha=0.5)
     rng = np.random.default_rng(4)
-    inputs = {"user": rng.integers(0, n, 200).astype(np.int32),
-              "item": rng.integers(0, n, 200).astype(np.int32)}
+    inputs = {
+        "user": rng.integers(0, n, 200).astype(np.int32),
+        "item": rng.integers(0, n, 200).astype(np.int32),
+    }
 
     def logit(m):
         p = np.asarray(m.predict(inputs, verbose=0), np.float64).ravel()
@@ -112,8 +114,13 @@ def test_trained_artifacts_agree(trained):
     import keras
 
     model_dir, figures, _ = trained
-    for name in (artifacts.WEIGHTS, artifacts.META, artifacts.KERAS_MODEL, artifacts.HOLDOUT,
-                 artifacts.CURVES):
+    for name in (
+        artifacts.WEIGHTS,
+        artifacts.META,
+        artifacts.KERAS_MODEL,
+        artifacts.HOLDOUT,
+        artifacts.CURVES,
+    ):
         assert (model_dir / name).exists(), name
     scorer = NumpyScorer.load(model_dir)
     model = keras.models.load_model(model_dir / artifacts.KERAS_MODEL)
@@ -124,8 +131,15 @@ def test_trained_artifacts_agree(trained):
     ).ravel()
     np.testing.assert_allclose(scorer.score(users, items), expected, rtol=1e-4, atol=1e-5)
     with np.load(model_dir / artifacts.WEIGHTS) as w:
-        expected_keys = {"uids", "gmf_user", "gmf_item", "mlp_user", "mlp_item",
-                         "out_kernel", "out_bias"}
+        expected_keys = {
+            "uids",
+            "gmf_user",
+            "gmf_item",
+            "mlp_user",
+            "mlp_item",
+            "out_kernel",
+            "out_bias",
+        }
         expected_keys |= {f"mlp_{p}_{i}" for p in ("kernel", "bias") for i in range(4)}
         expected_keys |= {"mf_user", "mf_item"}  # the dot-product MF the ranker reads
         assert set(w.files) == expected_keys
@@ -240,8 +254,14 @@ def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
     known = known_pairs(s, d, n)
     config = NeuMFConfig(rank_pool=n, rank_users=n, seed=5)
     model = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5, tie="none"))
-    probe = RankingProbe(split.test_users, split.test_items, n, known, config,
-                         np.bincount(split.train_dst, minlength=n))
+    probe = RankingProbe(
+        split.test_users,
+        split.test_items,
+        n,
+        known,
+        config,
+        np.bincount(split.train_dst, minlength=n),
+    )
     grid_u, grid_i = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
     scores = model.predict({"user": grid_u, "item": grid_i}, verbose=0).reshape(n, n)
     hits = []
@@ -293,8 +313,21 @@ def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
     model_dir = tmp_path / "m"
     result = CliRunner().invoke(
         cli,
-        ["train", "--epochs", "2", "--batch-size", "2048", "--model-dir", str(model_dir),
-         "--eval-users", "50", "--early-stopping", "loss", "--write-embeddings", "--json"],
+        [
+            "train",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "2048",
+            "--model-dir",
+            str(model_dir),
+            "--eval-users",
+            "50",
+            "--early-stopping",
+            "loss",
+            "--write-embeddings",
+            "--json",
+        ],
         env=cli_env,
         catch_exceptions=False,
     )
@@ -324,7 +357,8 @@ def test_evaluate_without_model_fails(cli_env, tmp_path):
     csv = tmp_path / "follows.csv"
     csv.write_text("uid,fid\n1,2\n2,3\n")
     result = CliRunner().invoke(
-        cli, ["evaluate", "--model-dir", str(tmp_path / "none"), "--from-csv", str(csv)],
+        cli,
+        ["evaluate", "--model-dir", str(tmp_path / "none"), "--from-csv", str(csv)],
         env=cli_env,
     )
     assert result.exit_code == 1
@@ -336,9 +370,10 @@ def test_train_from_csv_without_active_users_skips_evaluation(cli_env, tmp_path)
     csv.write_text("uid,fid,rank\n" + "".join(f"{u},{u + 1},0\n" for u in range(30)))
     model_dir = tmp_path / "m"
     result = CliRunner().invoke(
-        cli, ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(model_dir),
-              "--json"],
-        env=cli_env, catch_exceptions=False,
+        cli,
+        ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(model_dir), "--json"],
+        env=cli_env,
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -353,10 +388,26 @@ def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
     csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
     model_dir = tmp_path / "m"
     result = CliRunner().invoke(
-        cli, ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(model_dir),
-              "--latent-dim", "4", "--tie", "gmf", "--pretrain-epochs", "1", "--no-holdout",
-              "--json"],
-        env=cli_env, catch_exceptions=False,
+        cli,
+        [
+            "train",
+            "--from-csv",
+            str(csv),
+            "--epochs",
+            "1",
+            "--model-dir",
+            str(model_dir),
+            "--latent-dim",
+            "4",
+            "--tie",
+            "gmf",
+            "--pretrain-epochs",
+            "1",
+            "--no-holdout",
+            "--json",
+        ],
+        env=cli_env,
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     scorer = NumpyScorer.load(model_dir)
@@ -397,8 +448,13 @@ def test_search_keeps_the_rung_the_validation_estimate_prefers(tmp_path, monkeyp
 
     monkeypatch.setattr(train_module.RankingProbe, "hit_rate", estimate)
     src, dst = community_follows(communities=2, size=12, follows=6)
-    config = NeuMFConfig(epochs=3, batch_size=1024, search=((2, 0.01), (8, 0.003), (4, 0.01)),
-                         search_rounds=(1, 2), index_dim=8)
+    config = NeuMFConfig(
+        epochs=3,
+        batch_size=1024,
+        search=((2, 0.01), (8, 0.003), (4, 0.01)),
+        search_rounds=(1, 2),
+        index_dim=8,
+    )
     figures = train_module.train(src, dst, tmp_path, config, silent=True)
     rows = {r["latent_dim"]: r for r in figures["search"]}
     assert [r["chosen"] for r in figures["search"]] == [False, True, False]

@@ -29,16 +29,26 @@ from graphrec.recommend.pools import PoolConfig, PopularCache, gather
 TEST_CYPHER = Path(__file__).parent / "cypher"
 ME = 1
 EDGES = [
-    (1, 2), (1, 3),
-    (2, 4), (2, 5), (2, 1),
-    (3, 4), (3, 6), (3, 2),
-    (7, 2), (7, 3), (7, 9),
-    (8, 3), (8, 9), (8, 10),
+    (1, 2),
+    (1, 3),
+    (2, 4),
+    (2, 5),
+    (2, 1),
+    (3, 4),
+    (3, 6),
+    (3, 2),
+    (7, 2),
+    (7, 3),
+    (7, 9),
+    (8, 3),
+    (8, 9),
+    (8, 10),
 ]
 USERS = list(range(1, 12))
 
 
 # -- helpers shared by the recommend tests ------------------------------------------------
+
 
 def test_query(name: str) -> str:
     return (TEST_CYPHER / f"{name}.cypher").read_text()
@@ -100,6 +110,7 @@ def unit(i: int, dims: int = 16) -> np.ndarray:
 
 # -- fixtures ---------------------------------------------------------------------------
 
+
 @pytest.fixture
 def tiny(graph):
     load_follows(graph, EDGES, USERS)
@@ -129,6 +140,7 @@ def _uids(rows):
 
 
 # -- pools ------------------------------------------------------------------------------
+
 
 def test_friends_of_friends_known_answer(tiny):
     rows = pools.friends_of_friends(tiny, None, ME, [2, 3], CFG, limit=100)
@@ -168,8 +180,9 @@ def test_pools_2_and_3_read_my_followees_themselves(tiny):
         return [{**r, "via": sorted(r["via"])} for r in rows]
 
     for pool in (pools.friends_of_friends, pools.followers_of_followees):
-        assert unordered_via(pool(tiny, None, ME, None, CFG, limit=100)) == \
-            unordered_via(pool(tiny, None, ME, [2, 3], CFG, limit=100))
+        assert unordered_via(pool(tiny, None, ME, None, CFG, limit=100)) == unordered_via(
+            pool(tiny, None, ME, [2, 3], CFG, limit=100)
+        )
         # ...unless I follow more than max_followees: then the caller has to pick them
         assert pool(tiny, None, ME, None, PoolConfig(max_followees=1), limit=100) == []
 
@@ -260,13 +273,18 @@ def test_follows_you_reads_a_bounded_number_of_followers(tiny):
 
 # -- fallback order -----------------------------------------------------------------------
 
+
 def test_fallback_order_and_provenance(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, overfetch=1, min_candidates=1, evidence=10)
     result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
     assert result.ran == [
-        "similar_relations", "similar_followees", "friends_of_friends",
-        "followers_of_followees", "follows_you", "popular",
+        "similar_relations",
+        "similar_followees",
+        "friends_of_friends",
+        "followers_of_followees",
+        "follows_you",
+        "popular",
     ]
     assert result.shared == [2, 3]
     c = result.candidates
@@ -285,16 +303,14 @@ def test_pools_stop_when_full_unless_exhaustive(tiny):
     assert set(result.candidates) == {4, 5}  # each pool is asked for the target at most
     # started early, the follows_you query is settled, not left running
     early = pools.start_early(tiny, None, ME, 2, cfg)
-    gather(tiny, None, ME, [2, 3], [2, 3], 2, cfg, PopularCache(), use_vectors=False,
-           early=early)
+    gather(tiny, None, ME, [2, 3], [2, 3], 2, cfg, PopularCache(), use_vectors=False, early=early)
     assert early.follows_you.done()
 
 
 def test_no_shared_followee_goes_straight_to_graph_pools(tiny):
     # embeddings exist, but no relation is near mine: pool 1 finds nothing shared
     _embed_tiny(tiny)
-    far = [[u, f, (unit(5) if (u, f) in {(1, 2), (1, 3)} else -unit(5)).tolist()]
-           for u, f in EDGES]
+    far = [[u, f, (unit(5) if (u, f) in {(1, 2), (1, 3)} else -unit(5)).tolist()] for u, f in EDGES]
     tiny.execute_query(test_query("set_test_embeddings"), rows=far)
     cfg = PoolConfig(neighbours=1, overfetch=1, min_candidates=1)
     result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
@@ -344,7 +360,10 @@ def test_heavy_user_expands_from_shared_followees_first(tiny):
     cfg = PoolConfig(neighbours=2, max_followees=1, max_relations=2)
     result = gather(tiny, None, ME, [2, 3], [3, 2], 20, cfg, PopularCache())
     assert result.ran[:4] == [
-        "similar_relations", "similar_followees", "friends_of_friends", "followers_of_followees"
+        "similar_relations",
+        "similar_followees",
+        "friends_of_friends",
+        "followers_of_followees",
     ]
     assert result.shared == [2, 3]
     fof = {u for u, c in result.candidates.items() if "friends_of_friends" in c.pools}

@@ -37,8 +37,9 @@ def run(cli_env, *args):
 
 
 def test_recommend_json_shape_and_exclusions(world, cli_env):
-    result = run(cli_env, "recommend", "--user", str(ME), "-k", "5", "--model-dir",
-                 str(world), "--json")
+    result = run(
+        cli_env, "recommend", "--user", str(ME), "-k", "5", "--model-dir", str(world), "--json"
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
@@ -73,8 +74,9 @@ def test_unknown_user_is_a_clear_error(world, cli_env):
 
 
 def test_cold_start_gets_popular_labelled(world, cli_env):
-    result = run(cli_env, "recommend", "--user", "11", "-k", "3", "--model-dir", str(world),
-                 "--json")
+    result = run(
+        cli_env, "recommend", "--user", "11", "-k", "3", "--model-dir", str(world), "--json"
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["uid"] for r in rows] == [2, 3, 4]
@@ -84,8 +86,9 @@ def test_cold_start_gets_popular_labelled(world, cli_env):
 
 def test_cold_start_user_with_followers_gets_them_first(world, cli_env):
     # 9 follows nobody; 7 and 8 follow 9
-    result = run(cli_env, "recommend", "--user", "9", "-k", "4", "--model-dir", str(world),
-                 "--json")
+    result = run(
+        cli_env, "recommend", "--user", "9", "-k", "4", "--model-dir", str(world), "--json"
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["uid"] for r in rows[:2]] == [7, 8]
@@ -100,14 +103,38 @@ def test_blocked_inactive_and_excluded_are_dropped(world, driver, cli_env, tmp_p
     set_flags(driver, inactive=[9], blocks=[(ME, 6)])
     exclude = tmp_path / "exclude.txt"
     exclude.write_text("# never these\n4\n")
-    result = run(cli_env, "recommend", "--user", str(ME), "-k", "50", "--model-dir",
-                 str(world), "--exclude", str(exclude), "--json")
+    result = run(
+        cli_env,
+        "recommend",
+        "--user",
+        str(ME),
+        "-k",
+        "50",
+        "--model-dir",
+        str(world),
+        "--exclude",
+        str(exclude),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     after = {r["uid"] for r in json.loads(result.stdout)}
     assert after and not after & {4, 6, 9}
     # the model strategy applies the same filters
-    result = run(cli_env, "recommend", "--user", str(ME), "-k", "50", "--model-dir",
-                 str(world), "--exclude", str(exclude), "--strategy", "model", "--json")
+    result = run(
+        cli_env,
+        "recommend",
+        "--user",
+        str(ME),
+        "-k",
+        "50",
+        "--model-dir",
+        str(world),
+        "--exclude",
+        str(exclude),
+        "--strategy",
+        "model",
+        "--json",
+    )
     got = {r["uid"] for r in json.loads(result.stdout)}
     assert got and not got & {4, 6, 9, ME, 2, 3}
 
@@ -115,15 +142,34 @@ def test_blocked_inactive_and_excluded_are_dropped(world, driver, cli_env, tmp_p
 def test_bad_exclude_file_reports_the_line(world, cli_env, tmp_path):
     exclude = tmp_path / "exclude.txt"
     exclude.write_text("4\nfour\n")
-    result = run(cli_env, "recommend", "--user", str(ME), "--model-dir", str(world),
-                 "--exclude", str(exclude))
+    result = run(
+        cli_env,
+        "recommend",
+        "--user",
+        str(ME),
+        "--model-dir",
+        str(world),
+        "--exclude",
+        str(exclude),
+    )
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: {exclude}, line 2: not an integer uid: 'four'"
 
 
 def test_strategy_model_scores_every_unfollowed_account(world, cli_env):
-    result = run(cli_env, "recommend", "--user", str(ME), "-k", "100", "--model-dir",
-                 str(world), "--strategy", "model", "--json")
+    result = run(
+        cli_env,
+        "recommend",
+        "--user",
+        str(ME),
+        "-k",
+        "100",
+        "--model-dir",
+        str(world),
+        "--strategy",
+        "model",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     scorer = NumpyScorer.load(world)
@@ -138,8 +184,19 @@ def test_batch_csv(world, cli_env, tmp_path):
     users = tmp_path / "users.txt"
     users.write_text("1\n7\n11\n")
     out = tmp_path / "recs.csv"
-    result = run(cli_env, "recommend", "--users", str(users), "--out", str(out), "-k", "3",
-                 "--model-dir", str(world), "--json")
+    result = run(
+        cli_env,
+        "recommend",
+        "--users",
+        str(users),
+        "--out",
+        str(out),
+        "-k",
+        "3",
+        "--model-dir",
+        str(world),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["users"] == 3 and summary["users_per_second"] > 0
@@ -154,8 +211,17 @@ def test_batch_with_unknown_user_fails_after_writing_the_rest(world, cli_env, tm
     users = tmp_path / "users.txt"
     users.write_text("1\n999\n")
     out = tmp_path / "recs.csv"
-    result = run(cli_env, "recommend", "--users", str(users), "--out", str(out),
-                 "--model-dir", str(world), "--silent")
+    result = run(
+        cli_env,
+        "recommend",
+        "--users",
+        str(users),
+        "--out",
+        str(out),
+        "--model-dir",
+        str(world),
+        "--silent",
+    )
     assert result.exit_code == 1
     assert "1 of 2 users are not in the graph: 999" in result.stderr
     assert {r["user"] for r in csv.DictReader(out.open())} == {"1"}
@@ -202,8 +268,9 @@ def test_recommend_does_not_import_tensorflow(world, cli_env):
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     env = {**os.environ, **cli_env}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)  # it really recommended
     assert "HEAVY []" in result.stderr

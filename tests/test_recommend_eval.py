@@ -76,8 +76,14 @@ def test_evaluate_pipeline_holds_out_for_real(world, driver):
     assert all(isinstance(figures, dict) for figures in result.values())
     assert result["pool:friends_of_friends"]["hr@10"] == 0.5
     assert result["pool:popular"]["hr@50"] <= 0.5
-    assert {"pipeline", "pool_model", "pool:similar_relations", "pool:followers_of_followees",
-            "pool:follows_you", "without:friends_of_friends"} <= set(result)
+    assert {
+        "pipeline",
+        "pool_model",
+        "pool:similar_relations",
+        "pool:followers_of_followees",
+        "pool:follows_you",
+        "without:friends_of_friends",
+    } <= set(result)
     assert result["pool:friends_of_friends"]["pool_recall"] == 0.5
     assert result["pool:popular"]["pool_recall"] <= 0.5
     for pool in POOLS:  # an ablation ranks a subset of the merged pool
@@ -114,8 +120,10 @@ def _community_model(graph, tmp_path) -> tuple[list[tuple[int, int]], list[int],
 
 def _fit_ranker_cli(model_dir: Path, n_users: int, cli_env: dict) -> dict:
     result = CliRunner().invoke(
-        cli, ["fit-ranker", "--model-dir", str(model_dir), "--users", str(n_users), "--json"],
-        env=cli_env, catch_exceptions=False,
+        cli,
+        ["fit-ranker", "--model-dir", str(model_dir), "--users", str(n_users), "--json"],
+        env=cli_env,
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -144,8 +152,11 @@ def test_fit_ranker_learns_from_the_models_validation_follows(graph, tmp_path, c
     for u, f in edges:
         by_user.setdefault(u, f)
     pairs = sorted(by_user.items())[:40]
-    np.savez(model_dir / VALIDATION, users=np.array([u for u, _ in pairs]),
-             items=np.array([f for _, f in pairs]))
+    np.savez(
+        model_dir / VALIDATION,
+        users=np.array([u for u, _ in pairs]),
+        items=np.array([f for _, f in pairs]),
+    )
     before = _all_follows(graph)
     figures = _fit_ranker_cli(model_dir, 30, cli_env)
     assert figures["hidden_follows"] == "validation" and figures["users"] == 30
@@ -171,18 +182,21 @@ def test_features_are_relative_to_the_users_own_pool():
     assert light[:, F["model_rel"]].max() == 0.0
 
 
-@pytest.mark.parametrize("pool,key,feature", [
-    ("similar_relations", "paths", "sim_rel"),
-    ("similar_relations", "n_via", "sim_shared_rel"),
-    ("friends_of_friends", "paths", "fof_rel"),
-    ("friends_of_friends", "adamic_adar", "aa_rel"),
-    ("followers_of_followees", "paths", "cof_rel"),
-    ("followers_of_followees", "cofollow", "cofollow_rel"),
-    ("followers_of_followees", "cosine", "cos_rel"),
-    ("expansion", "paths", "expansion_rel"),
-    ("similar_followees", "paths", "simf_rel"),
-    ("followers_of_followees", "rp3", "rp3_rel"),
-])
+@pytest.mark.parametrize(
+    "pool,key,feature",
+    [
+        ("similar_relations", "paths", "sim_rel"),
+        ("similar_relations", "n_via", "sim_shared_rel"),
+        ("friends_of_friends", "paths", "fof_rel"),
+        ("friends_of_friends", "adamic_adar", "aa_rel"),
+        ("followers_of_followees", "paths", "cof_rel"),
+        ("followers_of_followees", "cofollow", "cofollow_rel"),
+        ("followers_of_followees", "cosine", "cos_rel"),
+        ("expansion", "paths", "expansion_rel"),
+        ("similar_followees", "paths", "simf_rel"),
+        ("followers_of_followees", "rp3", "rp3_rel"),
+    ],
+)
 def test_each_piece_of_pool_evidence_reaches_its_feature(pool, key, feature):
     from graphrec.recommend.pools import Candidate
     from graphrec.recommend.rank import F, features
@@ -193,8 +207,9 @@ def test_each_piece_of_pool_evidence_reaches_its_feature(pool, key, feature):
     cands[2].add("popular", 5)
     x = features(cands, np.zeros(3), np.zeros(3, bool))
     assert x[:, F[feature]].tolist() == [0.5, 1.0, 0.0]
-    others = [i for name, i in F.items() if name.endswith("_rel") and name not in
-              (feature, "model_rel")]
+    others = [
+        i for name, i in F.items() if name.endswith("_rel") and name not in (feature, "model_rel")
+    ]
     assert not x[:, others].any()
 
 

@@ -38,8 +38,9 @@ def _log(message: str) -> None:
 @json_option
 @silent_option
 @pass_app
-def load(app: App, path: Path, batch_size: int, workers: int, bulk: bool, as_json: bool,
-         silent: bool) -> None:
+def load(
+    app: App, path: Path, batch_size: int, workers: int, bulk: bool, as_json: bool, silent: bool
+) -> None:
     """Load a follows file into Neo4j as (:User {uid})-[:FOLLOWS]->(:User).
 
     PATH is a `uid,fid` CSV (an extra `rank` column is ignored) or a headerless two-column
@@ -59,18 +60,31 @@ def load(app: App, path: Path, batch_size: int, workers: int, bulk: bool, as_jso
     follows = clean(read_follows(path))
     silent = silent or as_json
     if bulk:
-        report = loader.bulk_load(app.settings, follows, silent=silent,
-                                  log=(lambda m: None) if silent else _log)
+        report = loader.bulk_load(
+            app.settings, follows, silent=silent, log=(lambda m: None) if silent else _log
+        )
     else:
         report = loader.load_follows(
-            app.driver, follows, app.database, batch_size=batch_size, workers=workers,
+            app.driver,
+            follows,
+            app.database,
+            batch_size=batch_size,
+            workers=workers,
             silent=silent,
         )
     if as_json:
         render(report, True)
     else:
-        keys = ("users", "follows", "skipped", "self_loops", "duplicates", "follows_created",
-                "mode", "seconds")
+        keys = (
+            "users",
+            "follows",
+            "skipped",
+            "self_loops",
+            "duplicates",
+            "follows_created",
+            "mode",
+            "seconds",
+        )
         render({k: report[k] for k in keys}, False)
 
 
@@ -129,8 +143,13 @@ def generate(users: int, out: Path, seed: int, avg_follows: float, as_json: bool
 
 
 @click.command()
-@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
-              help="How many of the most-followed accounts to list.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="How many of the most-followed accounts to list.",
+)
 @json_option
 @pass_app
 def stats(app: App, top: int, as_json: bool) -> None:

@@ -27,9 +27,15 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s of every `graphrec` start; import it wh
     import numpy as np
 
 METRIC_COLUMNS = [
-    "method", "hr@10", "ndcg@10", "hr@50", "ndcg@50", "ncf_hr@10", "ncf_ndcg@10", "users",
+    "method",
+    "hr@10",
+    "ndcg@10",
+    "hr@50",
+    "ndcg@50",
+    "ncf_hr@10",
+    "ncf_ndcg@10",
+    "users",
 ]
-
 
 
 def _follows(app: App, from_csv: Path | None, silent: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +51,11 @@ def _follows(app: App, from_csv: Path | None, silent: bool) -> tuple[np.ndarray,
 
 
 def _evaluate(
-    model_dir: Path, src: np.ndarray, dst: np.ndarray, n_users: int, seed: int,
+    model_dir: Path,
+    src: np.ndarray,
+    dst: np.ndarray,
+    n_users: int,
+    seed: int,
     silent: bool = True,
 ) -> dict:
     from graphrec import evaluate
@@ -96,36 +106,86 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step.")
 @click.option("--negatives", type=click.IntRange(min=1), help="Negatives per follow.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam rate.")
-@click.option("--early-stopping", type=click.Choice(["ranking", "loss"]),
-              help="Keep the epoch with the best validation HR@10 estimate (default) or loss.")
-@click.option("--latent-dim", type=click.IntRange(min=1),
-              help="GMF and MLP embedding size, instead of choosing one on the validation "
-                   "follows; the relation embedding is this plus the last MLP layer wide.")
-@click.option("--pretrain-epochs", type=click.IntRange(min=0),
-              help="Pre-train GMF and MLP alone this many epochs each, then start NeuMF "
-                   "from them (NCF paper) [default: 0, no pre-training].")
-@click.option("--tie", type=click.Choice(["auto", "none", "gmf", "mlp", "both"]),
-              help="One embedding table per tower for a uid as follower and as followed "
-                   "account. auto (default): tie both towers when at least half of the "
-                   "follows are followed back, else none.")
-@click.option("--eval-users", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Users sampled for the evaluation after training.")
-@click.option("--search/--no-search", default=True, show_default=True,
-              help="Choose the embedding size and learning rate on the validation follows "
-                   "(off when --latent-dim or --learning-rate is given).")
-@click.option("--write-embeddings/--no-write-embeddings", default=None,
-              help="Run `graphrec embed` afterwards [default: on when training from the graph].")
-@click.option("--fit-ranker/--no-fit-ranker", "fit_ranker", default=True, show_default=True,
-              help="Fit the ranker afterwards (needs the embeddings written).")
-@click.option("--ranker-users", type=click.IntRange(min=10), default=500, show_default=True,
-              help="Users the ranker is fitted on.")
+@click.option(
+    "--early-stopping",
+    type=click.Choice(["ranking", "loss"]),
+    help="Keep the epoch with the best validation HR@10 estimate (default) or loss.",
+)
+@click.option(
+    "--latent-dim",
+    type=click.IntRange(min=1),
+    help="GMF and MLP embedding size, instead of choosing one on the validation "
+    "follows; the relation embedding is this plus the last MLP layer wide.",
+)
+@click.option(
+    "--pretrain-epochs",
+    type=click.IntRange(min=0),
+    help="Pre-train GMF and MLP alone this many epochs each, then start NeuMF "
+    "from them (NCF paper) [default: 0, no pre-training].",
+)
+@click.option(
+    "--tie",
+    type=click.Choice(["auto", "none", "gmf", "mlp", "both"]),
+    help="One embedding table per tower for a uid as follower and as followed "
+    "account. auto (default): tie both towers when at least half of the "
+    "follows are followed back, else none.",
+)
+@click.option(
+    "--eval-users",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Users sampled for the evaluation after training.",
+)
+@click.option(
+    "--search/--no-search",
+    default=True,
+    show_default=True,
+    help="Choose the embedding size and learning rate on the validation follows "
+    "(off when --latent-dim or --learning-rate is given).",
+)
+@click.option(
+    "--write-embeddings/--no-write-embeddings",
+    default=None,
+    help="Run `graphrec embed` afterwards [default: on when training from the graph].",
+)
+@click.option(
+    "--fit-ranker/--no-fit-ranker",
+    "fit_ranker",
+    default=True,
+    show_default=True,
+    help="Fit the ranker afterwards (needs the embeddings written).",
+)
+@click.option(
+    "--ranker-users",
+    type=click.IntRange(min=10),
+    default=500,
+    show_default=True,
+    help="Users the ranker is fitted on.",
+)
 @json_option
 @silent_option
 @pass_app
 def train(
-    app: App, epochs, model_dir, from_csv, no_holdout, batch_size, negatives, learning_rate,
-    early_stopping, latent_dim, pretrain_epochs, tie, eval_users, search, write_embeddings,
-    fit_ranker, ranker_users, as_json, silent,
+    app: App,
+    epochs,
+    model_dir,
+    from_csv,
+    no_holdout,
+    batch_size,
+    negatives,
+    learning_rate,
+    early_stopping,
+    latent_dim,
+    pretrain_epochs,
+    tie,
+    eval_users,
+    search,
+    write_embeddings,
+    fit_ranker,
+    ranker_users,
+    as_json,
+    silent,
 ) -> None:
     """Train NeuMF on the follow graph and evaluate it on held-out follows.
 
@@ -145,9 +205,14 @@ def train(
     quiet = silent or as_json
     model_dir = model_dir or default_model_dir()
     overrides = {
-        "epochs": epochs, "batch_size": batch_size, "negatives": negatives,
-        "learning_rate": learning_rate, "early_stopping": early_stopping, "tie": tie,
-        "pretrain_epochs": pretrain_epochs, "latent_dim": latent_dim,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "negatives": negatives,
+        "learning_rate": learning_rate,
+        "early_stopping": early_stopping,
+        "tie": tie,
+        "pretrain_epochs": pretrain_epochs,
+        "latent_dim": latent_dim,
     }
     config = dataclasses.replace(
         NeuMFConfig(), **{k: v for k, v in overrides.items() if v is not None}
@@ -172,22 +237,26 @@ def train(
         from graphrec.embed import write_embeddings as write
         from graphrec.model.scorer import NumpyScorer
 
-        result["embeddings"] = write(app.driver, NumpyScorer.load(model_dir), app.database,
-                                     silent=quiet)
+        result["embeddings"] = write(
+            app.driver, NumpyScorer.load(model_dir), app.database, silent=quiet
+        )
     if fit_ranker and write_embeddings:
         from graphrec.recommend.fit import fit_ranker as fit
 
         quiet_server_notifications()
-        result["ranker"] = fit(app.driver, app.database, model_dir, n_users=ranker_users,
-                               silent=quiet)
+        result["ranker"] = fit(
+            app.driver, app.database, model_dir, n_users=ranker_users, silent=quiet
+        )
     elif fit_ranker and not quiet:
-        click.echo("No ranker fitted (the embeddings were not written): run `graphrec embed`, "
-                   "then `graphrec fit-ranker`.", err=True)
+        click.echo(
+            "No ranker fitted (the embeddings were not written): run `graphrec embed`, "
+            "then `graphrec fit-ranker`.",
+            err=True,
+        )
     if as_json:
         emit_json(result)
         return
-    click.echo(key_values({k: v for k, v in result.items()
-                           if not isinstance(v, dict | list)}))
+    click.echo(key_values({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
     if "metrics" in result:
         click.echo()
         click.echo(table(_metric_rows(result["metrics"]), METRIC_COLUMNS))
@@ -196,14 +265,21 @@ def train(
         click.echo(key_values(result["embeddings"]))
     if "ranker" in result:
         click.echo()
-        click.echo(key_values({k: v for k, v in result["ranker"].items()
-                               if not isinstance(v, dict)}))
+        click.echo(
+            key_values({k: v for k, v in result["ranker"].items() if not isinstance(v, dict)})
+        )
 
 
 @click.command()
 @model_dir_option
-@click.option("--users", "n_users", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Held-out users to rank for.")
+@click.option(
+    "--users",
+    "n_users",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Held-out users to rank for.",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Sampling seed.")
 @click.option(
     "--from-csv",
@@ -232,13 +308,18 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
     if pipeline:
         from graphrec.recommend.evaluation import evaluate_pipeline
 
-        metrics.update(evaluate_pipeline(app.driver, app.database, model_dir, n_users, seed,
-                                         silent=silent or as_json))
+        metrics.update(
+            evaluate_pipeline(
+                app.driver, app.database, model_dir, n_users, seed, silent=silent or as_json
+            )
+        )
         if not metrics["pipeline"].get("ranker"):
             click.echo(
                 "Warning: this model has no fitted ranker, so the pipeline was ranked by "
                 "NeuMF alone and its figures understate it; run `graphrec fit-ranker` "
-                "(`graphrec train` does by default).", err=True)
+                "(`graphrec train` does by default).",
+                err=True,
+            )
     _save_metrics(model_dir, metrics)
     if as_json:
         emit_json(metrics)
@@ -253,14 +334,27 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
 
 @click.command()
 @model_dir_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Relationships per write transaction.")
-@click.option("--status", "status_only", is_flag=True,
-              help="Only say whether the stored embeddings are fresh or stale.")
-@click.option("--rebuild-index/--keep-index", default=True, show_default=True,
-              help="Drop the vector index, write, then build it once (a five times faster "
-                   "index; recommend runs without pool 1 until it is back), or keep it up and "
-                   "update it row by row.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Relationships per write transaction.",
+)
+@click.option(
+    "--status",
+    "status_only",
+    is_flag=True,
+    help="Only say whether the stored embeddings are fresh or stale.",
+)
+@click.option(
+    "--rebuild-index/--keep-index",
+    default=True,
+    show_default=True,
+    help="Drop the vector index, write, then build it once (a five times faster "
+    "index; recommend runs without pool 1 until it is back), or keep it up and "
+    "update it row by row.",
+)
 @json_option
 @silent_option
 @pass_app
@@ -283,7 +377,11 @@ def embed(app: App, model_dir, batch_size, status_only, rebuild_index, as_json, 
         result = embedding_status(app.driver, scorer, app.database)
     else:
         result = write_embeddings(
-            app.driver, scorer, app.database, batch_size=batch_size, silent=silent or as_json,
+            app.driver,
+            scorer,
+            app.database,
+            batch_size=batch_size,
+            silent=silent or as_json,
             rebuild_index=rebuild_index,
         )
     if as_json:

@@ -37,29 +37,55 @@ def _import_neo4j_without_pandas() -> None:
         del sys.modules["pandas"]
 
 
-
 @click.command()
 @click.option("--user", "uid", type=int, help="The uid to recommend for.")
-@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Batch mode: a file with one uid per line (needs --out).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Batch mode: CSV to write (user,rank,uid,score,pools).")
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=20, show_default=True,
-              help="How many accounts to recommend.")
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Batch mode: a file with one uid per line (needs --out).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Batch mode: CSV to write (user,rank,uid,score,pools).",
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="How many accounts to recommend.",
+)
 @model_dir_option
-@click.option("--strategy", type=click.Choice(["graph", "model"]), default="graph",
-              show_default=True,
-              help="graph: Cypher pools + NeuMF ranking; model: score every account the user "
-              "does not follow (the reference's simple logic).")
-@click.option("--exclude", "exclude_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="File of uids (one per line) never to recommend.")
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Batch mode: parallel workers (each with its own Neo4j session).")
+@click.option(
+    "--strategy",
+    type=click.Choice(["graph", "model"]),
+    default="graph",
+    show_default=True,
+    help="graph: Cypher pools + NeuMF ranking; model: score every account the user "
+    "does not follow (the reference's simple logic).",
+)
+@click.option(
+    "--exclude",
+    "exclude_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File of uids (one per line) never to recommend.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Batch mode: parallel workers (each with its own Neo4j session).",
+)
 @json_option
 @silent_option
 @pass_app
-def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, workers,
-              as_json, silent) -> None:
+def recommend(
+    app, uid, users_file, out, k, model_dir, strategy, exclude_file, workers, as_json, silent
+) -> None:
     """Recommend accounts to follow, with the reason for each.
 
     For one user prints rank, uid, score, the pools that proposed the account and an
@@ -95,8 +121,9 @@ def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, w
         else:  # uids are ids, not quantities: no thousands separators
             render([{**r, "uid": str(r["uid"])} for r in rows], False, COLUMNS)
         return
-    summary = write_csv(recommender, users, out, k, strategy, exclude, workers,
-                        silent=silent or as_json)
+    summary = write_csv(
+        recommender, users, out, k, strategy, exclude, workers, silent=silent or as_json
+    )
     if as_json:
         emit_json(summary)
     else:
@@ -109,8 +136,14 @@ def recommend(app, uid, users_file, out, k, model_dir, strategy, exclude_file, w
 
 @click.command("fit-ranker")
 @model_dir_option
-@click.option("--users", "n_users", type=click.IntRange(10), default=500, show_default=True,
-              help="Users sampled (one of the model's validation follows hidden each).")
+@click.option(
+    "--users",
+    "n_users",
+    type=click.IntRange(10),
+    default=500,
+    show_default=True,
+    help="Users sampled (one of the model's validation follows hidden each).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @json_option
@@ -131,9 +164,15 @@ def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) 
     from graphrec.recommend.fit import fit_ranker
 
     quiet_server_notifications()
-    result = fit_ranker(app.driver, app.database, model_dir or default_model_dir(),
-                        n_users=n_users, seed=seed, workers=workers,
-                        silent=silent or as_json)
+    result = fit_ranker(
+        app.driver,
+        app.database,
+        model_dir or default_model_dir(),
+        n_users=n_users,
+        seed=seed,
+        workers=workers,
+        silent=silent or as_json,
+    )
     if as_json:
         emit_json(result)
     else:

@@ -25,9 +25,7 @@ TOWERS = ("gmf", "mlp")
 TIES = ("none", "gmf", "mlp", "both")
 
 
-def build_neumf(
-    n_ids: int, config: NeuMFConfig, towers: tuple[str, ...] = TOWERS
-) -> keras.Model:
+def build_neumf(n_ids: int, config: NeuMFConfig, towers: tuple[str, ...] = TOWERS) -> keras.Model:
     """An uncompiled NeuMF model over ``n_ids`` ids (users and accounts share one index).
 
     ``towers=("gmf",)`` or ``("mlp",)`` builds that tower alone with its own output unit
@@ -49,7 +47,8 @@ def build_neumf(
     def embedding(name: str) -> layers.Embedding:
         # one seed per table: a seeded initializer repeats its values on every call
         init = keras.initializers.RandomNormal(
-            stddev=config.init_std, seed=config.seed * 10 + seeds[name])
+            stddev=config.init_std, seed=config.seed * 10 + seeds[name]
+        )
         return layers.Embedding(
             n_ids,
             config.latent_dim,
@@ -91,8 +90,9 @@ def build_neumf(
     return keras.Model(inputs={"user": user, "item": item}, outputs=out, name=name)
 
 
-def init_from_towers(model: keras.Model, gmf: keras.Model, mlp: keras.Model,
-                     alpha: float = 0.5) -> None:
+def init_from_towers(
+    model: keras.Model, gmf: keras.Model, mlp: keras.Model, alpha: float = 0.5
+) -> None:
     """Start NeuMF from pre-trained GMF and MLP models (He et al. 2017, section 3.4.1).
 
     Embeddings and hidden layers are copied; the output unit concatenates the two towers'
@@ -103,10 +103,12 @@ def init_from_towers(model: keras.Model, gmf: keras.Model, mlp: keras.Model,
             if layer.weights and layer.name != "score":
                 model.get_layer(layer.name).set_weights(layer.get_weights())
     (k_gmf, b_gmf), (k_mlp, b_mlp) = (t.get_layer("score").get_weights() for t in (gmf, mlp))
-    model.get_layer("score").set_weights([
-        np.concatenate([alpha * k_gmf, (1 - alpha) * k_mlp]),
-        alpha * b_gmf + (1 - alpha) * b_mlp,
-    ])
+    model.get_layer("score").set_weights(
+        [
+            np.concatenate([alpha * k_gmf, (1 - alpha) * k_mlp]),
+            alpha * b_gmf + (1 - alpha) * b_mlp,
+        ]
+    )
 
 
 def relation_model(model: keras.Model) -> keras.Model:
@@ -121,8 +123,11 @@ def export_weights(model: keras.Model, uids: np.ndarray, config: NeuMFConfig) ->
         user_table = np.asarray(model.get_layer(f"{tower}_user").embeddings, dtype=np.float32)
         weights[f"{tower}_user"] = user_table
         tied = config.tie in (tower, "both")
-        weights[f"{tower}_item"] = user_table if tied else np.asarray(
-            model.get_layer(f"{tower}_item").embeddings, dtype=np.float32)
+        weights[f"{tower}_item"] = (
+            user_table
+            if tied
+            else np.asarray(model.get_layer(f"{tower}_item").embeddings, dtype=np.float32)
+        )
     for i in range(len(config.mlp_layers)):
         kernel, bias = model.get_layer(f"mlp_{i}").get_weights()
         weights[f"mlp_kernel_{i}"] = kernel.astype(np.float32)

@@ -35,38 +35,52 @@ def _one_blas_thread() -> Iterator[None]:
 
 def follow_matrix(users: np.ndarray, items: np.ndarray, n_ids: int) -> sp.csr_matrix:
     """The (users x accounts) 0/1 follow matrix, float32, duplicates collapsed."""
-    matrix = sp.csr_matrix(
-        (np.ones(users.size, np.float32), (users, items)), shape=(n_ids, n_ids)
-    )
+    matrix = sp.csr_matrix((np.ones(users.size, np.float32), (users, items)), shape=(n_ids, n_ids))
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
 
 
 def fit_als_matrix(
-    matrix: sp.csr_matrix, factors: int, regularization: float, alpha: float, seed: int,
+    matrix: sp.csr_matrix,
+    factors: int,
+    regularization: float,
+    alpha: float,
+    seed: int,
     iterations: int = ITERATIONS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """ALS on a (users x accounts) 0/1 follow matrix: (user factors, account factors)."""
     from implicit.cpu.als import AlternatingLeastSquares
 
     with _one_blas_thread():  # implicit checks the BLAS threads when it builds the model
-        model = AlternatingLeastSquares(factors=factors, regularization=regularization,
-                                        alpha=alpha, iterations=iterations, random_state=seed)
+        model = AlternatingLeastSquares(
+            factors=factors,
+            regularization=regularization,
+            alpha=alpha,
+            iterations=iterations,
+            random_state=seed,
+        )
         model.fit(matrix.astype(np.float32), show_progress=False)
-    return (np.ascontiguousarray(model.user_factors, np.float32),
-            np.ascontiguousarray(model.item_factors, np.float32))
+    return (
+        np.ascontiguousarray(model.user_factors, np.float32),
+        np.ascontiguousarray(model.item_factors, np.float32),
+    )
 
 
 def hit_rate(
-    user_factors: np.ndarray, item_factors: np.ndarray, users: np.ndarray, targets: np.ndarray,
-    known: sp.csr_matrix, k: int = 10, chunk: int = 256,
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    users: np.ndarray,
+    targets: np.ndarray,
+    known: sp.csr_matrix,
+    k: int = 10,
+    chunk: int = 256,
 ) -> float:
     """Exact full-ranking HR@k of ``targets`` for ``users``, skipping the accounts in ``known``
     (each user's training follows) and the user itself."""
     hits = 0
     for start in range(0, users.size, chunk):
-        u, t = users[start:start + chunk], targets[start:start + chunk]
+        u, t = users[start : start + chunk], targets[start : start + chunk]
         scores = user_factors[u] @ item_factors.T
         rows = known[u]
         scores[np.repeat(np.arange(u.size), np.diff(rows.indptr)), rows.indices] = -np.inf
@@ -77,8 +91,13 @@ def hit_rate(
 
 
 def choose_als(
-    fit_users: np.ndarray, fit_items: np.ndarray, val_users: np.ndarray, val_items: np.ndarray,
-    n_ids: int, seed: int, grid: Sequence[tuple[int, float, float]] = GRID,
+    fit_users: np.ndarray,
+    fit_items: np.ndarray,
+    val_users: np.ndarray,
+    val_items: np.ndarray,
+    n_ids: int,
+    seed: int,
+    grid: Sequence[tuple[int, float, float]] = GRID,
     max_params: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Fit every grid setting on the fit follows, keep the best by validation HR@10.
@@ -96,15 +115,27 @@ def choose_als(
     tried = []
     for factors, regularization, alpha in settings:
         user_f, item_f = fit_als_matrix(known, factors, regularization, alpha, seed)
-        score = (hit_rate(user_f, item_f, val_users[rows], val_items[rows], known)
-                 if rows.size else 0.0)
-        tried.append({"factors": factors, "regularization": regularization, "alpha": alpha,
-                      "val_hr@10": round(score, 4)})
+        score = (
+            hit_rate(user_f, item_f, val_users[rows], val_items[rows], known) if rows.size else 0.0
+        )
+        tried.append(
+            {
+                "factors": factors,
+                "regularization": regularization,
+                "alpha": alpha,
+                "val_hr@10": round(score, 4),
+            }
+        )
         if best is None or score > best[0]:
             best = (score, user_f, item_f, (factors, regularization, alpha))
     assert best is not None
     score, user_f, item_f, (factors, regularization, alpha) = best
-    figures = {"factors": factors, "regularization": regularization, "alpha": alpha,
-               "val_hr@10": round(score, 4), "grid": tried,
-               "seconds": round(time.perf_counter() - started, 2)}
+    figures = {
+        "factors": factors,
+        "regularization": regularization,
+        "alpha": alpha,
+        "val_hr@10": round(score, 4),
+        "grid": tried,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
     return user_f, item_f, figures

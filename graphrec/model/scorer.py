@@ -46,9 +46,7 @@ class NumpyScorer:
             for k in (MF_USER, MF_ITEM)
         )
         projection = weights.get(INDEX_PROJECTION)
-        self.index_projection = (
-            None if projection is None else np.asarray(projection, np.float32)
-        )
+        self.index_projection = None if projection is None else np.asarray(projection, np.float32)
         n = len(self.uids)
         for key in EMBEDDING_KEYS:
             if getattr(self, key).shape[0] != n:

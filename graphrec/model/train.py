@@ -164,10 +164,12 @@ class RankingProbe:
         grid_users = np.repeat(self.users, self.pool.size)
         grid_items = np.tile(self.pool, self.users.size)
         step = 1 << 18
-        pool_logits = np.concatenate([
-            scorer.logits(grid_users[i : i + step], grid_items[i : i + step])
-            for i in range(0, grid_users.size, step)
-        ]).reshape(self.users.size, self.pool.size)
+        pool_logits = np.concatenate(
+            [
+                scorer.logits(grid_users[i : i + step], grid_items[i : i + step])
+                for i in range(0, grid_users.size, step)
+            ]
+        ).reshape(self.users.size, self.pool.size)
         beats = (pool_logits > pos_logits[:, None]) & self.valid
         t = self.n_top
         exact_above = beats[:, :t].sum(axis=1) if t else beats.sum(axis=1)
@@ -206,8 +208,11 @@ def _pretrain(
         ds, factor = _batches(users, items, labels, batch_size)
         loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
         if not silent:
-            print(f"pre-training {tower} {epoch}/{config.pretrain_epochs}: loss {loss:.4f}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"pre-training {tower} {epoch}/{config.pretrain_epochs}: loss {loss:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
     return model
 
 
@@ -313,7 +318,11 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
         score = val_hr if data.by_ranking else -val_loss
         if score > run.best + (0.0 if data.by_ranking else 1e-4):
             run.best, run.best_weights, run.best_epoch, run.waited = (
-                score, model.get_weights(), epoch, 0)
+                score,
+                model.get_weights(),
+                epoch,
+                0,
+            )
         else:
             run.waited += 1
             run.stopped = run.waited >= config.patience
@@ -323,8 +332,19 @@ def _new_run(config: NeuMFConfig, data: _Data, silent: bool) -> _Run:
     model = build_neumf(data.n_ids, config)
     learning_rate = config.learning_rate
     if config.pretrain_epochs:
-        towers = [_pretrain(t, data.n_ids, config, (data.fit_users, data.fit_items), data.known,
-                            data.rng, data.batch_size, silent) for t in ("gmf", "mlp")]
+        towers = [
+            _pretrain(
+                t,
+                data.n_ids,
+                config,
+                (data.fit_users, data.fit_items),
+                data.known,
+                data.rng,
+                data.batch_size,
+                silent,
+            )
+            for t in ("gmf", "mlp")
+        ]
         init_from_towers(model, *towers)
         learning_rate = config.finetune_learning_rate
     return _Run(config, _compiled(model, learning_rate))
@@ -341,9 +361,7 @@ def search_rungs(config: NeuMFConfig, n_ids: int) -> list[NeuMFConfig]:
     return rungs or [config]
 
 
-def _search(
-    config: NeuMFConfig, data: _Data, silent: bool
-) -> tuple[_Run, list[dict], list[dict]]:
+def _search(config: NeuMFConfig, data: _Data, silent: bool) -> tuple[_Run, list[dict], list[dict]]:
     """Successive halving over the ladder, judged by the validation estimate; returns the
     winner (trained to the end), one summary row per rung and every epoch's history row."""
     rungs = search_rungs(config, data.n_ids) if data.probe is not None else [config]
@@ -365,9 +383,14 @@ def _search(
         winner = alive[0]
         _epochs(winner, data, config.epochs, progress, silent)
     summary = [
-        {"latent_dim": r.config.latent_dim, "learning_rate": r.config.learning_rate,
-         "epochs": len(r.history), "best_epoch": r.best_epoch,
-         "best_val_hr@10": round(r.best_val_hr, 4), "chosen": r is winner}
+        {
+            "latent_dim": r.config.latent_dim,
+            "learning_rate": r.config.learning_rate,
+            "epochs": len(r.history),
+            "best_epoch": r.best_epoch,
+            "best_val_hr@10": round(r.best_val_hr, 4),
+            "chosen": r is winner,
+        }
         for r in runs
     ]
     if not silent and len(runs) > 1:
@@ -444,8 +467,18 @@ def train(
     val_ds, val_factor = _batches(*val_data, batch_size) if n_val else (None, 1.0)
     followers = np.bincount(fit_items, minlength=n_ids)
     probe = RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
-    data = _Data(fit_users, fit_items, n_ids, known, rng, batch_size, val_ds, val_factor, probe,
-                 config.early_stopping == "ranking" and probe is not None)
+    data = _Data(
+        fit_users,
+        fit_items,
+        n_ids,
+        known,
+        rng,
+        batch_size,
+        val_ds,
+        val_factor,
+        probe,
+        config.early_stopping == "ranking" and probe is not None,
+    )
 
     winner, search, every_epoch = _search(config, data, silent)
     model, history, best_epoch = winner.model, winner.history, winner.best_epoch
@@ -457,8 +490,9 @@ def train(
     total_examples = sum(h["examples"] for h in every_epoch)
     fit_seconds = sum(h["seconds"] for h in every_epoch)
     weights = export_weights(model, uids, config)
-    projection = index_projection(NumpyScorer(weights), fit_users, fit_items, config.index_dim,
-                                  config.seed)
+    projection = index_projection(
+        NumpyScorer(weights), fit_users, fit_items, config.index_dim, config.seed
+    )
     if projection is not None:
         weights[INDEX_PROJECTION] = projection
     mf_figures = None
@@ -466,8 +500,14 @@ def train(
         if not silent:
             sys.stderr.write("fitting the dot-product MF the ranker reads (implicit ALS) ...\n")
         weights[MF_USER], weights[MF_ITEM], mf_figures = choose_als(
-            fit_users, fit_items, val_users, val_items, n_ids, config.seed,
-            max_params=config.search_max_params)
+            fit_users,
+            fit_items,
+            val_users,
+            val_items,
+            n_ids,
+            config.seed,
+            max_params=config.search_max_params,
+        )
     figures = {
         "examples": int(total_examples),
         "examples_per_second": round(steady_rate),

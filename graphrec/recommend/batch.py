@@ -96,9 +96,7 @@ def write_csv(
     with tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
-        for uid, recs in recommend_many(
-            recommender, users, k, strategy, exclude, workers, silent
-        ):
+        for uid, recs in recommend_many(recommender, users, k, strategy, exclude, workers, silent):
             if recs is None:
                 missing.append(uid)
                 continue

@@ -17,6 +17,7 @@ all.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,15 @@ def graph_follows(driver: neo4j.Driver, database: str | None) -> tuple[np.ndarra
     return fetch_follows(driver, database)
 
 
+def _pool_position(pool: str, cand: Candidate) -> int:
+    return cand.evidence[pool]["position"]
+
+
+def _share(hits: list[bool]) -> float:
+    """The share of true values; 0 for none."""
+    return sum(hits) / len(hits) if hits else 0.0
+
+
 def _without(cands: list[Candidate], pool: str) -> list[Candidate]:
     """The candidates as if ``pool`` had not run: its evidence gone, and the accounts only it
     proposed dropped."""
@@ -67,8 +77,9 @@ def _without(cands: list[Candidate], pool: str) -> list[Candidate]:
 class _Outcomes:
     """Runs the pipeline once per evaluated user and remembers every method's ordering."""
 
-    def __init__(self, recommender: Recommender, scorer: NumpyScorer, workers: int,
-                 silent: bool) -> None:
+    def __init__(
+        self, recommender: Recommender, scorer: NumpyScorer, workers: int, silent: bool
+    ) -> None:
         self.recommender, self.scorer = recommender, scorer
         self.workers, self.silent = workers, silent
         self.lists: dict[int, dict[str, list[int]]] = {}  # user index -> method -> item indices
@@ -89,28 +100,35 @@ class _Outcomes:
 
         def keep(name: str, ordered: list[Candidate], values: np.ndarray) -> None:
             lists[name] = [pos[c.uid] for c in ordered if c.uid in pos]
-            scores[name] = {pos[c.uid]: float(v) for c, v in zip(ordered, values, strict=True)
-                            if c.uid in pos}
+            scores[name] = {
+                pos[c.uid]: float(v) for c, v in zip(ordered, values, strict=True) if c.uid in pos
+            }
 
         keep("pipeline", *r.rank_candidates(state, pools))
         logits, known = r._logits(state.uid, (c.uid for c in cands))
         mf = r._mf(state.uid, [c.uid for c in cands])
-        model = {pos[c.uid]: float(v) for c, v, k in zip(cands, logits, known, strict=True)
-                 if k and c.uid in pos}
+        model = {
+            pos[c.uid]: float(v)
+            for c, v, k in zip(cands, logits, known, strict=True)
+            if k and c.uid in pos
+        }
         lists[MODEL_ORDER] = sorted(model, key=lambda i: -model[i])
         scores[MODEL_ORDER] = model
         by_uid = {c.uid: j for j, c in enumerate(cands)}
         in_pool: dict[str, set[int]] = {}
         for pool in POOLS:
-            mine = sorted((c for c in cands if pool in c.pools and c.uid in pos),
-                          key=lambda c, p=pool: c.evidence[p]["position"])
+            mine = sorted(
+                (c for c in cands if pool in c.pools and c.uid in pos),
+                key=functools.partial(_pool_position, pool),
+            )
             lists[f"pool:{pool}"] = [pos[c.uid] for c in mine]
             scores[f"pool:{pool}"] = {pos[c.uid]: -float(j) for j, c in enumerate(mine)}
             in_pool[pool] = {pos[c.uid] for c in mine}
             rest = _without(cands, pool)
             rows = np.array([by_uid[c.uid] for c in rest], np.int64)
-            order, values = rank.order(rest, logits[rows], known[rows], r.ranker,
-                                       None if mf is None else mf[rows])
+            order, values = rank.order(
+                rest, logits[rows], known[rows], r.ranker, None if mf is None else mf[rows]
+            )
             keep(f"without:{pool}", [rest[i] for i in order], values[order])
         with self._lock:
             self.lists[user], self.scores[user] = lists, scores
@@ -122,8 +140,7 @@ class _Outcomes:
         if not todo:
             return
         with (
-            Progress("evaluate pipeline", total=len(todo), unit="users",
-                     silent=self.silent) as bar,
+            Progress("evaluate pipeline", total=len(todo), unit="users", silent=self.silent) as bar,
             ThreadPoolExecutor(max_workers=self.workers) as pool,
         ):
             for _ in pool.map(self._one, todo):
@@ -181,19 +198,28 @@ def evaluate_pipeline(
         split = split_from_holdout(scorer.uids, src, dst, pairs[:, 0], pairs[:, 1])
         recommender = Recommender(driver, database, model_dir, config)
         outcomes = _Outcomes(recommender, scorer, workers, silent)
-        names = ["pipeline", MODEL_ORDER, *(f"pool:{p}" for p in POOLS),
-                 *(f"without:{p}" for p in POOLS)]
+        names = [
+            "pipeline",
+            MODEL_ORDER,
+            *(f"pool:{p}" for p in POOLS),
+            *(f"without:{p}" for p in POOLS),
+        ]
         result: dict = ranking_metrics(
             [PipelineMethod(n, outcomes) for n in names], split, n_users=n_users, seed=seed
         )
         ranker = recommender.ranker is not None
     target = dict(zip(split.test_users.tolist(), split.test_items.tolist(), strict=True))
     evaluated = list(outcomes.in_pool)
-    recall = float(np.mean([target[u] in outcomes.in_pool[u] for u in evaluated] or [0.0]))
+    recall = _share([target[u] in outcomes.in_pool[u] for u in evaluated])
     for pool in POOLS:
         found = [target[u] in outcomes.in_each_pool[u][pool] for u in evaluated]
-        result[f"pool:{pool}"]["pool_recall"] = round(float(np.mean(found or [0.0])), 4)
-    result["pipeline"].update({"pool_recall": round(recall, 4), "ranker": ranker,
-                               "held_out_moved": int(moved),
-                               "total_seconds": round(time.perf_counter() - start, 2)})
+        result[f"pool:{pool}"]["pool_recall"] = round(_share(found), 4)
+    result["pipeline"].update(
+        {
+            "pool_recall": round(recall, 4),
+            "ranker": ranker,
+            "held_out_moved": int(moved),
+            "total_seconds": round(time.perf_counter() - start, 2),
+        }
+    )
     return result

@@ -46,7 +46,10 @@ def model_holdout(model_dir: str | Path, name: str = HOLDOUT) -> np.ndarray:
 
 
 def _random_training_follows(
-    driver: neo4j.Driver, database: str | None, test_pairs: np.ndarray, n_users: int,
+    driver: neo4j.Driver,
+    database: str | None,
+    test_pairs: np.ndarray,
+    n_users: int,
     rng: np.random.Generator,
 ) -> list[tuple[int, int]]:
     """One random non-test follow each for up to ``n_users`` users with >= 3 follows."""

@@ -27,8 +27,12 @@ import neo4j
 from graphrec import store
 
 POOLS = (
-    "similar_relations", "similar_followees", "friends_of_friends", "followers_of_followees",
-    "follows_you", "popular",
+    "similar_relations",
+    "similar_followees",
+    "friends_of_friends",
+    "followers_of_followees",
+    "follows_you",
+    "popular",
 )
 EXPANSION = "expansion"
 
@@ -106,16 +110,28 @@ def _rows(records: list[neo4j.Record]) -> list[dict]:
 
 
 def similar_relations(
-    driver: neo4j.Driver, database: str | None, uid: int, via: list[int], cfg: PoolConfig,
+    driver: neo4j.Driver,
+    database: str | None,
+    uid: int,
+    via: list[int],
+    cfg: PoolConfig,
     limit: int,
 ) -> tuple[list[dict], list[dict]]:
     """(similar followers, the accounts they follow): both rules of pool 1, one query."""
     if not via:
         return [], []
     records = store.read(
-        driver, "pool_similar_relations", database, uid=uid, via=via[: cfg.max_relations],
-        index=store.VECTOR_INDEX, neighbours=cfg.neighbours, evidence=cfg.evidence, limit=limit,
-        followees=cfg.similar_followees, max_out=cfg.max_out,
+        driver,
+        "pool_similar_relations",
+        database,
+        uid=uid,
+        via=via[: cfg.max_relations],
+        index=store.VECTOR_INDEX,
+        neighbours=cfg.neighbours,
+        evidence=cfg.evidence,
+        limit=limit,
+        followees=cfg.similar_followees,
+        max_out=cfg.max_out,
     )
     if not records:
         return [], []
@@ -126,7 +142,11 @@ def follows_you(
     driver: neo4j.Driver, database: str | None, uid: int, cfg: PoolConfig, limit: int
 ) -> list[dict]:
     records = store.read(
-        driver, "pool_follows_you", database, uid=uid, max_followers=cfg.max_my_followers,
+        driver,
+        "pool_follows_you",
+        database,
+        uid=uid,
+        max_followers=cfg.max_my_followers,
         limit=limit,
     )
     return _rows(records)
@@ -138,32 +158,53 @@ def _capped(via: list[int] | None, cap: int) -> list[int] | None:
 
 
 def friends_of_friends(
-    driver: neo4j.Driver, database: str | None, uid: int, via: list[int] | None,
-    cfg: PoolConfig, limit: int,
+    driver: neo4j.Driver,
+    database: str | None,
+    uid: int,
+    via: list[int] | None,
+    cfg: PoolConfig,
+    limit: int,
 ) -> list[dict]:
     """``via=None``: from all the user's followees, or none when more than max_followees."""
     if via == []:
         return []
     records = store.read(
-        driver, "pool_friends_of_friends", database, uid=uid,
-        via=_capped(via, cfg.max_followees), max_followees=cfg.max_followees,
-        max_out=cfg.max_out, evidence=cfg.evidence, limit=limit,
+        driver,
+        "pool_friends_of_friends",
+        database,
+        uid=uid,
+        via=_capped(via, cfg.max_followees),
+        max_followees=cfg.max_followees,
+        max_out=cfg.max_out,
+        evidence=cfg.evidence,
+        limit=limit,
     )
     return _rows(records)
 
 
 def followers_of_followees(
-    driver: neo4j.Driver, database: str | None, uid: int, via: list[int] | None,
-    cfg: PoolConfig, limit: int,
+    driver: neo4j.Driver,
+    database: str | None,
+    uid: int,
+    via: list[int] | None,
+    cfg: PoolConfig,
+    limit: int,
 ) -> list[dict]:
     """``via=None``: from all the user's followees, or none when more than max_followees."""
     if via == []:
         return []
     records = store.read(
-        driver, "pool_followers_of_followees", database, uid=uid,
-        via=_capped(via, cfg.max_followees), max_followees=cfg.max_followees,
-        max_followers=cfg.max_followers, max_cofollowers=cfg.max_cofollowers,
-        max_out=cfg.max_out, evidence=cfg.evidence, limit=limit,
+        driver,
+        "pool_followers_of_followees",
+        database,
+        uid=uid,
+        via=_capped(via, cfg.max_followees),
+        max_followees=cfg.max_followees,
+        max_followers=cfg.max_followers,
+        max_cofollowers=cfg.max_cofollowers,
+        max_out=cfg.max_out,
+        evidence=cfg.evidence,
+        limit=limit,
     )
     return _rows(records)
 
@@ -232,8 +273,13 @@ def _settle(future: Future) -> None:
 
 
 def _side_by_side(
-    driver: neo4j.Driver, database: str | None, uid: int, via: list[int] | None,
-    cfg: PoolConfig, target: int, follows_you_future: Future | None = None,
+    driver: neo4j.Driver,
+    database: str | None,
+    uid: int,
+    via: list[int] | None,
+    cfg: PoolConfig,
+    target: int,
+    follows_you_future: Future | None = None,
 ) -> EarlyPools:
     """Pools 2 and 3 from ``via`` (None: the user's own followees), each on its own thread,
     and follows_you (or the one already running)."""
@@ -303,8 +349,9 @@ def gather(
     mine = early.follows_you if early is not None else None
     if not follows:
         # cold start: whoever follows the user, then the most-followed accounts
-        rows = mine.result() if mine is not None else follows_you(
-            driver, database, uid, cfg, target)
+        rows = (
+            mine.result() if mine is not None else follows_you(driver, database, uid, cfg, target)
+        )
         ran.append("follows_you")
         take("follows_you", rows)
         ran.append("popular")
@@ -350,12 +397,18 @@ def gather(
             take("friends_of_friends", friends_of_friends(driver, database, uid, via, cfg, target))
         if not full():
             ran.append("followers_of_followees")
-            take("followers_of_followees",
-                 followers_of_followees(driver, database, uid, via, cfg, target))
+            take(
+                "followers_of_followees",
+                followers_of_followees(driver, database, uid, via, cfg, target),
+            )
         if not full():
             ran.append("follows_you")
-            take("follows_you", mine.result() if mine is not None
-                 else follows_you(driver, database, uid, cfg, target))
+            take(
+                "follows_you",
+                mine.result()
+                if mine is not None
+                else follows_you(driver, database, uid, cfg, target),
+            )
         elif mine is not None:
             _settle(mine)
     for _ in range(cfg.rounds):

@@ -104,8 +104,7 @@ def features(
                 value = evidence.get(key)
                 if value:
                     raw[row, col] = value
-    (sim, n_via, fof, aa, cof, cofollow, cosine, expansion, simf, rp3, returned,
-     unreturned) = raw.T
+    (sim, n_via, fof, aa, cof, cofollow, cosine, expansion, simf, rp3, returned, unreturned) = raw.T
     fy = np.array(["follows_you" in c.pools for c in cands], dtype=np.float64)
     x[:, F["sim_rel"]] = _relative(sim)
     x[:, F["sim_shared_rel"]] = _relative(n_via)
@@ -142,8 +141,12 @@ def features(
 def evidence_score(x: np.ndarray) -> np.ndarray:
     """A model-free summary of the graph evidence (ties, and ranking without a model)."""
     return (
-        x[:, F["cof_rank"]] + x[:, F["aa_rel"]] + x[:, F["cof_rel"]] + x[:, F["sim_rel"]]
-        + x[:, F["follows_you_returned"]] + 0.1 * x[:, F["n_pools"]]
+        x[:, F["cof_rank"]]
+        + x[:, F["aa_rel"]]
+        + x[:, F["cof_rel"]]
+        + x[:, F["sim_rel"]]
+        + x[:, F["follows_you_returned"]]
+        + 0.1 * x[:, F["n_pools"]]
     )
 
 
@@ -231,7 +234,10 @@ def fit_logistic(
 
 
 def order(
-    cands: list[Candidate], logits: np.ndarray, known: np.ndarray, ranker: Ranker | None,
+    cands: list[Candidate],
+    logits: np.ndarray,
+    known: np.ndarray,
+    ranker: Ranker | None,
     mf: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(order of candidates best first, score of each candidate)."""

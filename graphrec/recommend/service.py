@@ -92,8 +92,9 @@ class Recommender:
         record = store.read(self.driver, "user_follows", self.database, uid=int(uid))[0]
         if not record["found"]:
             raise UnknownUser(f"user {uid} is not in the graph")
-        return UserState(int(uid), [int(u) for u in record["follows"]],
-                         [int(u) for u in record["blocked"]])
+        return UserState(
+            int(uid), [int(u) for u in record["follows"]], [int(u) for u in record["blocked"]]
+        )
 
     def vectors_ready(self) -> bool:
         """Pool 1 needs a model and an ONLINE `follow_embedding` index (re-checked every
@@ -154,15 +155,26 @@ class Recommender:
     # -- the pipeline ---------------------------------------------------------------------
 
     def candidates(
-        self, user: UserState, k: int, exclude: Iterable[int] = (),
+        self,
+        user: UserState,
+        k: int,
+        exclude: Iterable[int] = (),
         early: EarlyPools | None = None,
     ) -> PoolResult:
         """The merged pools; ``early``: pools 2-3 already started by ``start_early``."""
         excluded = set(user.blocked) | {int(u) for u in exclude}
         ranked = self._ranked_follows(user.uid, user.follows) if user.follows else []
         run = functools.partial(
-            gather, self.driver, self.database, user.uid, user.follows, ranked, k, self.config,
-            self.popular, excluded,
+            gather,
+            self.driver,
+            self.database,
+            user.uid,
+            user.follows,
+            ranked,
+            k,
+            self.config,
+            self.popular,
+            excluded,
         )
         use_vectors = self.vectors_ready()
         try:
@@ -181,9 +193,9 @@ class Recommender:
         if pools.cold_start:  # whoever follows the user first, then by followers
             cands.sort(key=lambda c: ("follows_you" not in c.pools, -c.followers, c.uid))
             top = max((c.followers for c in cands), default=1) or 1
-            return cands, np.array([
-                (("follows_you" in c.pools) + c.followers / top) / 2 for c in cands
-            ])
+            return cands, np.array(
+                [(("follows_you" in c.pools) + c.followers / top) / 2 for c in cands]
+            )
         logits, known = self._logits(user.uid, (c.uid for c in cands))
         mf = self._mf(user.uid, [c.uid for c in cands])
         idx, scores = rank.order(cands, logits, known, self.ranker, mf)
@@ -241,12 +253,17 @@ class Recommender:
             if chunk.size == 0:
                 break
             uids = scorer.uids[chunk]
-            gone = {int(r["uid"]) for r in store.read(
-                self.driver, "inactive_users", self.database, uids=uids.tolist())}
+            gone = {
+                int(r["uid"])
+                for r in store.read(
+                    self.driver, "inactive_users", self.database, uids=uids.tolist()
+                )
+            }
             for item, c in zip(chunk, uids, strict=True):
                 if int(c) in gone or len(out) >= k:
                     continue
                 s = float(scores[item])
-                out.append(Recommendation(len(out) + 1, int(c), round(s, 6), ["model"],
-                                          explain_model(s)))
+                out.append(
+                    Recommendation(len(out) + 1, int(c), round(s, 6), ["model"], explain_model(s))
+                )
         return out
