@@ -45,6 +45,7 @@ from graphrec.evaluate import (
     leave_one_out_split,
     ranking_metrics,
 )
+from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
 
 VALIDATION_USERS = 1000  # validation users ranked per grid setting
@@ -202,7 +203,7 @@ class _Neighbourhood(DenseScoreRecommender):
             paths = self.train[users] @ self.weights
             return paths.toarray().astype(np.float64) + self.tiebreak
         follows = self.train[users]
-        items = np.unique(follows.indices)
+        items = unique_sorted(follows.indices)
         local = sp.csr_matrix(
             (follows.data, np.searchsorted(items, follows.indices), follows.indptr),
             shape=(len(users), items.size),

@@ -22,8 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
-from graphrec.model.sampling import is_known, known_pairs, sample_negatives
+from graphrec.model.sampling import KnownPairs, known_pairs, sample_negatives
 from graphrec.model.scorer import NumpyScorer
+from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
 
 DEFAULT_USERS = 2000
@@ -45,10 +46,10 @@ def index_follows(
     dst_uids = np.asarray(dst_uids, np.int64)
     if src_uids.shape != dst_uids.shape:
         raise ValueError("src and dst differ in length")
-    uids = np.unique(np.concatenate([src_uids, dst_uids]))
+    uids = unique_sorted(np.concatenate([src_uids, dst_uids]))
     src = np.searchsorted(uids, src_uids)
     dst = np.searchsorted(uids, dst_uids)
-    keys = np.unique(src[src != dst] * len(uids) + dst[src != dst])
+    keys = unique_sorted(src[src != dst] * len(uids) + dst[src != dst])
     return uids, keys // len(uids), keys % len(uids)
 
 
@@ -71,8 +72,8 @@ class Split:
         return m
 
     @functools.cached_property
-    def known_keys(self) -> np.ndarray:
-        """Sorted keys of every follow, training and held-out."""
+    def known(self) -> KnownPairs:
+        """Every follow, training and held-out."""
         return known_pairs(
             np.concatenate([self.train_src, self.test_users]),
             np.concatenate([self.train_dst, self.test_items]),
@@ -120,7 +121,7 @@ def split_from_holdout(
     n = len(uids)
     s, d = dense_index(uids, src_uids), dense_index(uids, dst_uids)
     ok = (s >= 0) & (d >= 0) & (s != d)
-    keys = np.unique(s[ok] * n + d[ok])
+    keys = unique_sorted(s[ok] * n + d[ok])
     hu, hi = dense_index(uids, held_users), dense_index(uids, held_items)
     hok = (hu >= 0) & (hi >= 0)
     hu, hi = hu[hok], hi[hok]
@@ -330,7 +331,7 @@ def ncf_negatives(
 ) -> np.ndarray:
     """(n, n_negatives) accounts each user does not follow at all (held-out included)."""
     rng = np.random.default_rng(seed + 1)
-    flat = sample_negatives(np.repeat(users, n_negatives), split.n_ids, split.known_keys, rng)
+    flat = sample_negatives(np.repeat(users, n_negatives), split.known, rng)
     return flat.reshape(len(users), n_negatives)
 
 
@@ -402,12 +403,12 @@ def classification_metrics(
     """The reference's figures: held-out follows plus sampled non-follows, cut at 0.5."""
     rng = np.random.default_rng(seed + 2)
     neg_users = np.repeat(split.test_users, negatives)
-    neg_items = sample_negatives(neg_users, split.n_ids, split.known_keys, rng)
+    neg_items = sample_negatives(neg_users, split.known, rng)
     ok = neg_items >= 0
     users = np.concatenate([split.test_users, neg_users[ok]])
     items = np.concatenate([split.test_items, neg_items[ok]])
     labels = np.r_[np.ones(split.test_users.size, bool), np.zeros(ok.sum(), bool)]
-    assert not is_known(neg_users[ok], neg_items[ok], split.known_keys, split.n_ids).any()
+    assert not split.known.contains(neg_users[ok], neg_items[ok]).any()
     predicted = scorer.score(users, items) >= threshold
     tp = int((predicted & labels).sum())
     fp = int((predicted & ~labels).sum())

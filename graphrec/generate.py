@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphrec.numeric import unique_sorted
+
 
 @dataclass(frozen=True)
 class GeneratedGraph:
@@ -93,7 +95,7 @@ def generate_follows(
     back = rng.random(src.size) < reciprocity
     src, dst = np.concatenate((src, dst[back])), np.concatenate((dst, src[back]))
     keep = src != dst
-    key = np.unique(src[keep] * users + dst[keep])  # sorted by (src, dst), duplicates gone
+    key = unique_sorted(src[keep] * users + dst[keep])  # sorted by (src, dst), duplicates gone
     return GeneratedGraph(
         uid=key // users + 1, fid=key % users + 1, community=community, users=users
     )

@@ -29,6 +29,7 @@ from neo4j import exceptions as neo4j_errors
 from graphrec import store
 from graphrec.errors import GraphrecError, GraphUnavailable, StateConflict
 from graphrec.io import Follows
+from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
 from graphrec.server import LocalServer
 from graphrec.settings import Settings
@@ -56,7 +57,7 @@ def follow_batches(follows: Follows, batch_size: int) -> Iterator[FollowBatch]:
         return
     starts = np.concatenate(([0], np.flatnonzero(uid[1:] != uid[:-1]) + 1))
     # The first out-list start at or after each multiple of batch_size closes a batch.
-    cuts = np.unique(np.searchsorted(starts, np.arange(batch_size, n, batch_size)))
+    cuts = unique_sorted(np.searchsorted(starts, np.arange(batch_size, n, batch_size)))
     cuts = cuts[cuts < starts.size]
     bounds = [0, *starts[cuts].tolist(), n]
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):

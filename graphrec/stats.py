@@ -7,6 +7,7 @@ import neo4j
 import numpy as np
 
 from graphrec import store
+from graphrec.numeric import unique_sorted
 
 PERCENTILES = ("p50", "p90", "p99", "max")
 
@@ -51,6 +52,6 @@ def reciprocity(uid: np.ndarray, fid: np.ndarray) -> float:
         return 0.0
     n = np.int64(ids.size)
     u, v = dense[: dense.size // 2], dense[dense.size // 2 :]
-    pairs = np.unique(u * n + v)
+    pairs = unique_sorted(u * n + v)
     reverse = (pairs % n) * n + pairs // n
     return float(np.isin(reverse, pairs).mean())

@@ -181,13 +181,33 @@ def test_negatives_are_never_known_follows_or_self():
     dst = np.r_[dst, [i for i in range(1, n) if i != 5], [i for i in range(n) if i != 1]]
     keys = known_pairs(src, dst, n)
     users = np.r_[rng.integers(0, n, 5000), np.zeros(20, np.int64), np.ones(3, np.int64)]
-    items = sample_negatives(users, n, keys, rng)
+    items = sample_negatives(users, keys, rng)
     ok = items >= 0
-    assert not is_known(users[ok], items[ok], keys, n).any()
+    assert not is_known(users[ok], items[ok], keys).any()
     assert not (items[ok] == users[ok]).any()
     assert (items[users == 0] == 5).all()
     assert (items[users == 1] == -1).all()
     assert ok.sum() == (users != 1).sum()
+
+
+def test_known_pairs_filter_agrees_with_exact_membership():
+    rng = np.random.default_rng(11)
+    n = 5000
+    src, dst = rng.integers(0, n, 40_000), rng.integers(0, n, 40_000)
+    known = known_pairs(src, dst, n)
+    exact = set((src * n + dst).tolist())
+    users = np.r_[src[:5000], rng.integers(0, n, 50_000)]  # known pairs and random ones
+    items = np.r_[dst[:5000], rng.integers(0, n, 50_000)]
+    want = np.array([u * n + i in exact for u, i in zip(users, items, strict=True)])
+    assert want.sum() >= 5000
+    assert np.array_equal(known.contains(users, items), want)
+    assert np.array_equal(
+        known.contains(users.reshape(500, -1), items.reshape(500, -1)).ravel(), want
+    )
+    assert known.followed(int(src[0])).tolist() == sorted(
+        {int(d) for s_, d in zip(src, dst, strict=True) if s_ == src[0]}
+    )
+    assert known.follow_counts().sum() == len(exact)
 
 
 def test_training_examples_have_fresh_labelled_negatives():
@@ -195,12 +215,48 @@ def test_training_examples_have_fresh_labelled_negatives():
     uids, s, d = index_follows(src, dst)
     keys = known_pairs(s, d, len(uids))
     rng = np.random.default_rng(0)
-    u1, i1, y1 = training_examples(s, d, len(uids), keys, 4, rng)
-    u2, i2, _ = training_examples(s, d, len(uids), keys, 4, rng)
+    u1, i1, y1 = training_examples(s, d, keys, 4, rng)
+    u2, i2, _ = training_examples(s, d, keys, 4, rng)
     assert u1.size == s.size * 5 and y1.sum() == s.size
-    assert is_known(u1[y1 == 1], i1[y1 == 1], keys, len(uids)).all()
-    assert not is_known(u1[y1 == 0], i1[y1 == 0], keys, len(uids)).any()
+    assert is_known(u1[y1 == 1], i1[y1 == 1], keys).all()
+    assert not is_known(u1[y1 == 0], i1[y1 == 0], keys).any()
     assert not np.array_equal(np.sort(u1 * 1000 + i1), np.sort(u2 * 1000 + i2))
+
+
+def test_example_chunks_stream_an_epoch_in_bounded_int32_chunks():
+    from graphrec.model.sampling import example_chunks
+
+    rng = np.random.default_rng(3)
+    n = 300
+    src, dst = rng.integers(1, n, 5000), rng.integers(0, n, 5000)
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    everyone = np.arange(1, n)  # user 0 follows every account: its negatives cannot be drawn
+    src, dst = np.r_[src, np.zeros(n - 1, np.int64)], np.r_[dst, everyone]
+    keys = known_pairs(src, dst, n)
+    chunks = list(example_chunks(src, dst, keys, 4, rng, chunk_examples=1000))
+    assert len(chunks) > 10 and all(c[0].size <= 1000 for c in chunks)
+    u, i, y, w = (np.concatenate([c[j] for c in chunks]) for j in range(4))
+    assert u.dtype == np.int32 and i.dtype == np.int32
+    assert u.size == src.size * 5 and y.sum() == src.size  # exactly the epoch's examples
+    assert np.array_equal(np.sort(u[y == 1] * n + i[y == 1]), np.sort(src * n + dst))
+    negative = (y == 0) & (w > 0)
+    assert not is_known(u[negative], i[negative], keys).any()
+    assert (w[(y == 0) & (u == 0)] == 0).all() and (w[u != 0] == 1).all()
+
+
+def test_blocks_are_whole_batches_with_zero_weight_padding():
+    from graphrec.model.train import _blocks
+
+    chunks = [
+        tuple(np.arange(a, b, dtype=np.float32) for _ in range(3)) for a, b in ((0, 7), (7, 13))
+    ]
+    chunks = [(*c, np.ones(c[0].size, np.float32)) for c in chunks]
+    blocks = list(_blocks(chunks, 4))
+    users = np.concatenate([b[0]["user"].ravel() for b in blocks])
+    weights = np.concatenate([b[2].ravel() for b in blocks])
+    assert all(b[0]["user"].shape[1] == 4 and b[1].shape[1:] == (4, 1) for b in blocks)
+    assert users[:13].tolist() == list(range(13)) and weights.tolist() == [1] * 13 + [0] * 3
 
 
 def test_leave_one_out_split_holds_out_one_follow_per_active_user():
@@ -221,14 +277,15 @@ def test_training_never_sees_held_out_follows(tmp_path, monkeypatch, pretrain_ep
     from graphrec.model import train as train_module
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
-    original = train_module.training_examples
+    original = train_module.example_chunks
 
     def recording(users, items, *args, **kwargs):
-        out = original(users, items, *args, **kwargs)
-        seen.append((out[0][out[2] == 1], out[1][out[2] == 1]))
-        return out
+        chunks = list(original(users, items, *args, **kwargs))
+        u, i, y = (np.concatenate([c[j] for c in chunks]) for j in range(3))
+        seen.append((u[y == 1], i[y == 1]))
+        yield from chunks
 
-    monkeypatch.setattr(train_module, "training_examples", recording)
+    monkeypatch.setattr(train_module, "example_chunks", recording)
     src, dst = community_follows(communities=2, size=12, follows=5)
     config = NeuMFConfig(epochs=1, batch_size=1024, pretrain_epochs=pretrain_epochs, search=())
     train_module.train(src, dst, tmp_path, config, silent=True)
@@ -266,7 +323,7 @@ def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
     scores = model.predict({"user": grid_u, "item": grid_i}, verbose=0).reshape(n, n)
     hits = []
     for u, item in zip(split.test_users, split.test_items, strict=True):
-        followed = is_known(np.full(n, u), np.arange(n), known, n)
+        followed = is_known(np.full(n, u), np.arange(n), known)
         others = scores[u][~followed & (np.arange(n) != u)]
         hits.append((others > scores[u, item]).sum() < 10)
     assert 0 < np.mean(hits) < 1  # a test that can tell the two apart
@@ -277,14 +334,15 @@ def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
     from graphrec.model import train as train_module
 
     positives: list[set[int]] = []
-    original = train_module.training_examples
+    original = train_module.example_chunks
 
     def recording(users, items, *args, **kwargs):
-        out = original(users, items, *args, **kwargs)
-        positives.append(set((out[0][out[2] == 1] * 10_000 + out[1][out[2] == 1]).tolist()))
-        return out
+        chunks = list(original(users, items, *args, **kwargs))
+        u, i, y = (np.concatenate([c[j] for c in chunks]).astype(np.int64) for j in range(3))
+        positives.append(set((u[y == 1] * 10_000 + i[y == 1]).tolist()))
+        yield from chunks
 
-    monkeypatch.setattr(train_module, "training_examples", recording)
+    monkeypatch.setattr(train_module, "example_chunks", recording)
     src, dst = community_follows(communities=2, size=12, follows=6)
     config = NeuMFConfig(epochs=1, batch_size=1024, validation_fraction=0.1, search=())
     train_module.train(src, dst, tmp_path, config, silent=True)
@@ -299,8 +357,8 @@ def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
     assert len(set(vu.tolist())) == vu.size  # one per user, like the test hold-out
     assert val_pairs <= follows
     val_keys = set((vu * 10_000 + vi).tolist())
-    assert positives[0] == val_keys  # the validation examples...
-    assert not val_keys & positives[1]  # ...are never trained on
+    assert val_keys in positives  # the validation examples...
+    assert all(not val_keys & p for p in positives if p != val_keys)  # ...never trained on
     assert not val_keys & set((hu * 10_000 + hi).tolist())
 
 

@@ -3,9 +3,10 @@
 ``train(src_uids, dst_uids, model_dir)`` maps ids to dense indices through one sorted ``uids``
 array, optionally holds out one follow per user (saved to holdout.npz and never shown to the
 model), splits off a validation set, and trains with fresh uniform negatives every epoch
-(never a known positive, held-out ones included). Batches are pre-cut in numpy and fed
-through ``tf.data`` to an XLA-compiled train step, which is what makes a 2-core CPU do
-more than a million examples a second.
+(never a known positive, held-out ones included). Examples are drawn in numpy a chunk at a
+time, on tf.data's thread while the previous batches train, so memory does not grow with the
+epoch; whole batches of one static shape feed an XLA-compiled train step, which is what makes
+a 2-core CPU do more than a million examples a second.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,11 +36,12 @@ from graphrec.model.keras_model import (  # noqa: E402
     init_from_towers,
 )
 from graphrec.model.mf import choose_als  # noqa: E402
-from graphrec.model.sampling import is_known, known_pairs, training_examples  # noqa: E402
+from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs  # noqa: E402
 from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer  # noqa: E402
 from graphrec.progress import Progress  # noqa: E402
 from graphrec.stats import reciprocity  # noqa: E402
 
+PREFETCH_BATCHES = 4  # batches drawn ahead of the train step, on tf.data's thread
 RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties the tables
 
 
@@ -50,33 +53,52 @@ def auto_tie(mutual: float) -> str:
     return "both" if mutual >= RECIPROCAL else "none"
 
 
-def _batches(
-    users: np.ndarray, items: np.ndarray, labels: np.ndarray, batch_size: int
+def _blocks(
+    chunks: Iterable[tuple[np.ndarray, ...]], batch_size: int
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
+    """Chunks of examples cut into (steps, batch_size) blocks of whole batches, so every
+    step has one static shape; the last batch is padded with zero-weight rows."""
+    carry: list[np.ndarray] | None = None
+    for chunk in chunks:
+        columns = list(chunk)
+        if carry is not None:
+            columns = [np.concatenate([c, x]) for c, x in zip(carry, columns, strict=True)]
+        whole = columns[0].size // batch_size * batch_size
+        if whole:
+            yield _block([c[:whole] for c in columns], batch_size)
+        carry = [c[whole:] for c in columns]
+    if carry is not None and carry[0].size:
+        pad = batch_size - carry[0].size
+        yield _block([np.concatenate([c, np.zeros(pad, c.dtype)]) for c in carry], batch_size)
+
+
+def _block(
+    columns: list[np.ndarray], batch_size: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    users, items, labels, weights = (c.reshape(-1, batch_size) for c in columns)
+    return {"user": users, "item": items}, labels[..., None], weights
+
+
+def _stream(
+    chunks: Callable[[], Iterable[tuple[np.ndarray, ...]]], n_examples: int, batch_size: int
 ) -> tuple[tf.data.Dataset, float]:
-    """Whole batches (padded with zero-weight rows) so every step has one static shape.
+    """One pass over ``chunks()`` as a dataset of whole batches, drawn while Keras trains.
 
     Keras divides each batch's weighted loss by the batch size, padding included; the
     returned factor turns its mean back into the mean over real examples.
     """
-    n = users.size
-    steps = max(1, -(-n // batch_size))
-    pad = steps * batch_size - n
-    weights = np.ones(n + pad, np.float32)
-    if pad:
-        weights[n:] = 0.0
-        fill = np.arange(pad) % max(n, 1)
-        users, items, labels = (np.concatenate([a, a[fill]]) for a in (users, items, labels))
-    shape = (steps, batch_size)
-    data = (
-        {
-            "user": users.astype(np.int32).reshape(shape),
-            "item": items.astype(np.int32).reshape(shape),
-        },
-        labels.astype(np.float32).reshape(shape + (1,)),
-        weights.reshape(shape),
+    ids = tf.TensorSpec((None, batch_size), tf.int32)
+    spec = (
+        {"user": ids, "item": ids},
+        tf.TensorSpec((None, batch_size, 1), tf.float32),
+        tf.TensorSpec((None, batch_size), tf.float32),
     )
-    factor = steps * batch_size / max(n, 1)
-    return tf.data.Dataset.from_tensor_slices(data).prefetch(2), factor
+    ds = tf.data.Dataset.from_generator(
+        lambda: _blocks(chunks(), batch_size), output_signature=spec
+    )
+    steps = max(1, -(-n_examples // batch_size))
+    factor = steps * batch_size / max(n_examples, 1)
+    return ds.unbatch().prefetch(PREFETCH_BATCHES), factor
 
 
 def _effective_batch(config: NeuMFConfig, n_examples: int) -> int:
@@ -130,7 +152,7 @@ class RankingProbe:
         val_users: np.ndarray,
         val_items: np.ndarray,
         n_ids: int,
-        known: np.ndarray,
+        known: KnownPairs,
         config: NeuMFConfig,
         followers: np.ndarray,
         k: int = 10,
@@ -147,9 +169,9 @@ class RankingProbe:
         self.n_top = 0 if self.exact else n_top
         grid_users = np.repeat(self.users, self.pool.size)
         grid_items = np.tile(self.pool, self.users.size)
-        followed = is_known(grid_users, grid_items, known, n_ids) | (grid_items == grid_users)
+        followed = known.contains(grid_users, grid_items) | (grid_items == grid_users)
         self.valid = ~followed.reshape(self.users.size, self.pool.size)
-        degree = np.diff(np.searchsorted(known, np.arange(n_ids + 1, dtype=np.int64) * n_ids))
+        degree = known.follow_counts()
         self.candidates = n_ids - 1 - degree[self.users]  # accounts a full ranking would rank
         self.k = k
         self.config = config
@@ -196,16 +218,20 @@ def _pretrain(
     n_ids: int,
     config: NeuMFConfig,
     fit: tuple[np.ndarray, np.ndarray],
-    known: np.ndarray,
+    known: KnownPairs,
     rng: np.random.Generator,
     batch_size: int,
     silent: bool,
 ) -> keras.Model:
     """GMF or MLP alone, trained for ``config.pretrain_epochs`` on fresh negatives."""
     model = _compiled(build_neumf(n_ids, config, towers=(tower,)), config.learning_rate)
+    n_examples = fit[0].size * (1 + config.negatives)
     for epoch in range(1, config.pretrain_epochs + 1):
-        users, items, labels = training_examples(*fit, n_ids, known, config.negatives, rng)
-        ds, factor = _batches(users, items, labels, batch_size)
+        ds, factor = _stream(
+            lambda: example_chunks(*fit, known, config.negatives, rng),
+            n_examples,
+            batch_size,
+        )
         loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
         if not silent:
             print(
@@ -248,7 +274,7 @@ class _Data:
     fit_users: np.ndarray
     fit_items: np.ndarray
     n_ids: int
-    known: np.ndarray
+    known: KnownPairs
     rng: np.random.Generator
     batch_size: int
     val_ds: tf.data.Dataset | None
@@ -284,10 +310,14 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
     config, model = run.config, run.model
     while not run.stopped and len(run.history) < until:
         epoch = len(run.history) + 1
-        users, items, labels = training_examples(
-            data.fit_users, data.fit_items, data.n_ids, data.known, config.negatives, data.rng
+        n_examples = data.fit_users.size * (1 + config.negatives)
+        ds, factor = _stream(
+            lambda: example_chunks(
+                data.fit_users, data.fit_items, data.known, config.negatives, data.rng
+            ),
+            n_examples,
+            data.batch_size,
         )
-        ds, factor = _batches(users, items, labels, data.batch_size)
         t = time.perf_counter()
         loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
         seconds = time.perf_counter() - t
@@ -303,14 +333,14 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
             "val_loss": val_loss,
             "val_hr@10": val_hr,
             "seconds": round(seconds, 3),
-            "examples": int(users.size),
-            "examples_per_second": users.size / seconds,
+            "examples": n_examples,
+            "examples_per_second": n_examples / seconds,
         }
         run.history.append(row)
         if not silent:
             sys.stderr.write(
                 f"[{run.label}] epoch {epoch}: loss {loss:.4f}, val_loss {val_loss:.4f}, "
-                f"val_hr@10 {val_hr:.4f}, {users.size:,} examples in {seconds:.1f}s "
+                f"val_hr@10 {val_hr:.4f}, {n_examples:,} examples in {seconds:.1f}s "
                 f"({row['examples_per_second']:,.0f} examples/s)\n"
             )
         if progress is not None:
@@ -459,12 +489,20 @@ def train(
         config = dataclasses.replace(config, tie=auto_tie(mutual))
     n_val = val_users.size
     np.savez(model_dir / artifacts.VALIDATION, users=uids[val_users], items=uids[val_items])
-    val_rng = np.random.default_rng(config.seed + 7)
-    val_data = training_examples(val_users, val_items, n_ids, known, config.negatives, val_rng)
-
     examples_per_epoch = fit_users.size * (1 + config.negatives)
     batch_size = _effective_batch(config, examples_per_epoch)
-    val_ds, val_factor = _batches(*val_data, batch_size) if n_val else (None, 1.0)
+    negatives, val_seed = config.negatives, config.seed + 7
+    val_ds, val_factor = (
+        _stream(  # the same negatives every epoch (same seed), so the losses compare
+            lambda: example_chunks(
+                val_users, val_items, known, negatives, np.random.default_rng(val_seed)
+            ),
+            n_val * (1 + config.negatives),
+            batch_size,
+        )
+        if n_val
+        else (None, 1.0)
+    )
     followers = np.bincount(fit_items, minlength=n_ids)
     probe = RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
     data = _Data(
