@@ -82,6 +82,7 @@ def main() -> None:
                 batch_size=args.batch_size,
                 silent=True,
                 rebuild_index=True,
+                full=True,
             )
             report["index_segments"] = index_segments()
             report["query_ms_k30"] = query_ms(driver, settings.database)

@@ -2,4 +2,4 @@
 // vector from an older model survives a re-run.
 UNWIND $rows AS row
 MATCH (:`User` {uid: row[0]})-[r:`FOLLOWS`]->(:`User` {uid: row[1]})
-REMOVE r.embedding
+REMOVE r.embedding, r.embedding_model

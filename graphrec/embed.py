@@ -1,17 +1,19 @@
 """Relation embeddings on FOLLOWS: computed with the numpy scorer, written back to Neo4j.
 
-``write_embeddings`` sets ``r.embedding`` (``NumpyScorer.index_embedding``) on every FOLLOWS
-whose two endpoints the model knows, keyed by (uid, fid), in one transaction per batch; follows the
-model cannot embed lose any old vector. It then makes sure the cosine vector index
-``follow_embedding`` exists with the right dimensions and is ONLINE, and records the model
-version on ``(:GraphrecMeta {key: 'model'})`` so ``embedding_status`` can tell a stale
-index from a fresh one.
+``write_embeddings`` sets ``r.embedding`` (``NumpyScorer.index_embedding``) and
+``r.embedding_model`` on every FOLLOWS that has no vector of this model yet and whose two
+endpoints the model knows, keyed by (uid, fid), in one transaction per batch; follows the model
+cannot embed lose any old vector. It then makes sure the cosine vector index
+``follow_embedding`` exists with the right dimensions (waiting for it to come ONLINE, or not),
+and records the model version on ``(:GraphrecMeta {key: 'model'})`` so ``embedding_status``
+can tell a stale index from a fresh one.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from datetime import UTC, datetime
 
 import neo4j
@@ -36,13 +38,31 @@ def _index_dims(driver: neo4j.Driver, database: str | None) -> int | None:
     return int(dims) if dims is not None else None
 
 
-def ensure_vector_index(driver: neo4j.Driver, dims: int, database: str | None = None) -> None:
-    """Create ``follow_embedding`` (cosine, ``dims``) unless it exists with those dims."""
+def ensure_vector_index(
+    driver: neo4j.Driver,
+    dims: int,
+    database: str | None = None,
+    wait: bool = True,
+    silent: bool = True,
+) -> dict:
+    """Create ``follow_embedding`` (cosine, ``dims``) unless it exists with those dims.
+
+    ``wait``: until it is ONLINE, however long the build takes, with its progress on stderr;
+    otherwise return at once. Returns the index's state and population percentage.
+    """
     existing = _index_dims(driver, database)
     if existing is not None and existing != dims:
         store.write(driver, "drop_index", database, name=store.VECTOR_INDEX)
     store.write(driver, "create_follow_vector_index", database, name=store.VECTOR_INDEX, dims=dims)
-    store.wait_for_indexes(driver, database)
+    if wait:
+        return store.wait_for_index(driver, store.VECTOR_INDEX, database, silent=silent)
+    return store.index_state(driver, store.VECTOR_INDEX, database) or {}
+
+
+def model_tag(version: str) -> int:
+    """The int stored in r.embedding_model for a model version (a uuid hex): its first 60
+    bits, stored inline where the version string would not be."""
+    return int(version[:15], 16)
 
 
 def _set_meta(
@@ -92,8 +112,10 @@ def _rows(src: np.ndarray, dst: np.ndarray, vectors: np.ndarray) -> list:
     ]
 
 
-def _write_batch(driver: neo4j.Driver, database: str | None, rows: list, count: int) -> int:
-    store.write(driver, "set_follow_embeddings", database, rows=rows)
+def _write_batch(
+    driver: neo4j.Driver, database: str | None, rows: list, count: int, tag: int
+) -> int:
+    store.write(driver, "set_follow_embeddings", database, rows=rows, model=tag)
     return count
 
 
@@ -104,23 +126,32 @@ def write_embeddings(
     batch_size: int = DEFAULT_BATCH,
     silent: bool = False,
     workers: int = DEFAULT_WORKERS,
-    rebuild_index: bool = True,
+    rebuild_index: bool | None = None,
+    full: bool = False,
+    wait: bool = True,
 ) -> dict:
-    """Write the relation embedding of every FOLLOWS; returns counts, timings and rate.
+    """Write the relation embedding of every FOLLOWS that needs one; returns counts, timings.
 
-    Batches hold whole users (about ``batch_size`` follows each) and ``workers`` sessions
-    write them at once, so computing and packing one batch overlaps the server's work.
-    By default (``rebuild_index``) the vector index is dropped first and built once at the
-    end: on slashdot0902 the writes run 12-21x faster than under a live index, the whole run
-    takes about as long (the build is about three minutes), and the index it leaves is five
-    times faster to query (docs/benchmarks.md). Recommendations run without pool 1 until it is
-    ONLINE again. ``rebuild_index=False`` keeps an existing index up and
-    updates it with every write, so pool 1 keeps working throughout.
+    Only follows with no embedding, or one from another model, are written (r.embedding_model
+    says which), unless ``full``: after a retrain that is every follow, after a load only the
+    new ones. Batches hold whole users (about ``batch_size`` follows each) and ``workers``
+    sessions write them at once, so computing and packing one batch overlaps the server's work.
+
+    ``rebuild_index`` (default: when more than half the follows are written) drops the vector
+    index first and builds it once at the end: bulk writes run many times faster without a
+    live index, and the index built in one go is faster to query (docs/benchmarks.md).
+    Recommendations run without pool 1 until it is ONLINE again. Otherwise the index stays up
+    and takes every write as it comes. ``wait``: wait for the index build (with progress);
+    otherwise return while it builds (``embed --status`` shows how far it has got).
     """
     if batch_size < 1 or workers < 1:
         raise ValueError("batch_size and workers must be positive")
     started = time.perf_counter()
-    src, dst = fetch_follows(driver, database, silent=silent)
+    tag = model_tag(scorer.version)
+    src, dst = fetch_follows(driver, database, silent=silent, to_embed_for=None if full else tag)
+    total = int(store.read(driver, "count_graph", database)[0]["follows"])
+    if rebuild_index is None:
+        rebuild_index = src.size > total / 2
     users, items = scorer.index_of(src), scorer.index_of(dst)
     known = (users >= 0) & (items >= 0)
     skipped = int((~known).sum())
@@ -131,7 +162,6 @@ def write_embeddings(
     k_src, k_dst, k_users, k_items = src[known], dst[known], users[known], items[known]
     order = np.argsort(k_src, kind="stable")  # one user's follows together
     k_src, k_dst, k_users, k_items = k_src[order], k_dst[order], k_users[order], k_items[order]
-    written = 0
     write_started = time.perf_counter()
     with (
         Progress("writing embeddings", total=int(k_src.size), unit="rels", silent=silent) as p,
@@ -142,10 +172,10 @@ def write_embeddings(
             vectors = scorer.index_embedding(k_users[sl], k_items[sl]).astype(np.float64)
             rows = _rows(k_src[sl], k_dst[sl], vectors)
             while len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, pending = wait_for(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     p.update(future.result())
-            pending.add(pool.submit(_write_batch, driver, database, rows, sl.stop - sl.start))
+            pending.add(pool.submit(_write_batch, driver, database, rows, sl.stop - sl.start, tag))
         for future in pending:
             p.update(future.result())
     written = int(k_src.size)
@@ -157,16 +187,20 @@ def write_embeddings(
             store.write(driver, "remove_follow_embeddings", database, rows=batch)
 
     index_started = time.perf_counter()
-    ensure_vector_index(driver, scorer.index_dim, database)
+    index = ensure_vector_index(driver, scorer.index_dim, database, wait=wait, silent=silent)
     index_seconds = time.perf_counter() - index_started
-    _set_meta(driver, database, scorer, "complete", written, skipped)
+    unchanged = total - int(src.size)  # these already carry this model's vectors
+    _set_meta(driver, database, scorer, "complete", unchanged + written, skipped)
     return {
         "written": written,
         "skipped": skipped,
+        "unchanged": unchanged,
         "dims": scorer.index_dim,
         "model_version": scorer.version,
         "index": store.VECTOR_INDEX,
         "index_rebuilt": rebuild_index,
+        "index_state": index.get("state"),
+        "index_percent": index.get("percent"),
         "write_seconds": round(write_seconds, 3),
         "relationships_per_second": round(written / write_seconds) if write_seconds > 0 else 0,
         "index_seconds": round(index_seconds, 3),
@@ -209,6 +243,7 @@ def embedding_status(
         meta = dict(records[0])
         same = meta.get("version") == scorer.version and meta.get("dims") == scorer.index_dim
         status = "fresh" if same and meta.get("state") == "complete" else "stale"
+    index = store.index_state(driver, store.VECTOR_INDEX, database) or {}
     return {
         "status": status,
         "model_version": scorer.version,
@@ -217,4 +252,6 @@ def embedding_status(
         "count": meta.get("count"),
         "without_embedding": int(missing),
         "index_dims": _index_dims(driver, database),
+        "index_state": index.get("state"),
+        "index_percent": index.get("percent"),
     }

@@ -20,16 +20,22 @@ def fetch_follows(
     database: str | None = None,
     page_users: int = PAGE_USERS,
     silent: bool = True,
+    to_embed_for: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every FOLLOWS as (src uids, dst uids), int64, read in pages of users by uid."""
+    """Every FOLLOWS as (src uids, dst uids), int64, read in pages of users by uid.
+
+    ``to_embed_for``: only the follows whose embedding is missing or comes from another
+    model than this tag (``embed.model_tag``).
+    """
     src_parts: list[np.ndarray] = []
     dst_parts: list[np.ndarray] = []
     after = INT64_MIN
+    query, extra = "read_follows_page", {}
+    if to_embed_for is not None:
+        query, extra = "read_follows_to_embed_page", {"model": to_embed_for}
     with Progress("reading follows", unit="follows", silent=silent) as progress:
         while True:
-            records = store.read(
-                driver, "read_follows_page", database, after=after, limit=page_users
-            )
+            records = store.read(driver, query, database, after=after, limit=page_users, **extra)
             if not records:
                 break
             for record in records:

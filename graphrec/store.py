@@ -17,6 +17,7 @@ from neo4j import exceptions as neo4j_errors
 
 from graphrec.errors import AuthFailed, GraphrecError, GraphUnavailable, UnknownQuery
 from graphrec.paths import cypher_dir
+from graphrec.progress import Progress
 from graphrec.settings import Settings
 
 VECTOR_INDEX = "follow_embedding"
@@ -124,6 +125,36 @@ def wait_for_indexes(
                 + ", ".join(f"{r['name']} ({r['populationPercent']:.0f}%)" for r in pending)
             )
         time.sleep(0.2)
+
+
+def index_state(driver: neo4j.Driver, name: str, database: str | None = None) -> dict | None:
+    """{"state", "percent"} of one index, or None when there is no such index."""
+    records = read(driver, "index_state", database, name=name)
+    if not records:
+        return None
+    return {"state": records[0]["state"], "percent": float(records[0]["percent"])}
+
+
+def wait_for_index(
+    driver: neo4j.Driver,
+    name: str,
+    database: str | None = None,
+    silent: bool = False,
+    poll_seconds: float = 1.0,
+) -> dict:
+    """Wait, however long it takes, until index ``name`` is ONLINE, showing its population
+    percentage; a FAILED or vanished index is an error. Returns its last state."""
+    with Progress(f"building index {name}", total=100, unit="%", silent=silent) as progress:
+        while True:
+            state = index_state(driver, name, database)
+            if state is None:
+                raise GraphrecError(f"index {name} does not exist (dropped while building?)")
+            if state["state"] == "FAILED":
+                raise GraphrecError(f"Neo4j index {name} failed to build")
+            progress.update(int(state["percent"]) - progress.done)
+            if state["state"] == "ONLINE":
+                return state
+            time.sleep(poll_seconds)
 
 
 def run_in_transactions(

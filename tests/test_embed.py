@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from graphrec import store
 from graphrec.cli import cli
-from graphrec.embed import embedding_status, read_embeddings, write_embeddings
+from graphrec.embed import embedding_status, model_tag, read_embeddings, write_embeddings
 from graphrec.graph import fetch_follows
 from graphrec.io import EdgeList, clean
 from graphrec.loader import load_follows
@@ -110,10 +110,36 @@ def test_new_follows_get_embedded_and_unknown_users_are_skipped(graph, models):
     load(graph, np.array([10, 999]), np.array([30, 10]))
     assert embedding_status(graph, scorer)["without_embedding"] == 2
     result = write_embeddings(graph, scorer, silent=True)
-    assert result["written"] == src.size + 1 and result["skipped"] == 1
+    # only the new follow is written; the others already carry this model's vectors
+    assert result["written"] == 1 and result["skipped"] == 1
+    assert result["unchanged"] == src.size and result["index_rebuilt"] is False
     stored = read_embeddings(graph, np.array([10, 999]), np.array([30, 10]))
     assert not np.isnan(stored[0]).any() and np.isnan(stored[1]).all()
     assert embedding_status(graph, scorer)["without_embedding"] == 1
+    assert write_embeddings(graph, scorer, silent=True, full=True)["written"] == src.size + 1
+
+
+def test_an_interrupted_write_is_finished_without_rewriting_the_rest(graph, models):
+    src, dst = ring_follows()
+    load(graph, src, dst)
+    first, second = (NumpyScorer.load(m) for m in models)
+    write_embeddings(graph, first, silent=True)
+    # the second model's write stopped half way: half the follows carry its vectors
+    half = src.size // 2
+    rows = [
+        [int(u), {str(int(f)): v.tolist()}]
+        for u, f, v in zip(
+            src[:half],
+            dst[:half],
+            second.index_embedding(second.index_of(src[:half]), second.index_of(dst[:half])),
+            strict=True,
+        )
+    ]
+    store.write(graph, "set_follow_embeddings", rows=rows, model=model_tag(second.version))
+    result = write_embeddings(graph, second, silent=True)
+    assert result["written"] == src.size - half and result["unchanged"] == half
+    expected = second.index_embedding(second.index_of(src), second.index_of(dst))
+    np.testing.assert_allclose(read_embeddings(graph, src, dst), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_embed_cli_json_and_status(graph, models, cli_env):
@@ -128,11 +154,16 @@ def test_embed_cli_json_and_status(graph, models, cli_env):
     assert data["index_rebuilt"] is True  # the default: drop, write, build once
     status = runner.invoke(cli, [*args, "--status", "--json"], env=cli_env, catch_exceptions=False)
     assert json.loads(status.stdout)["status"] == "fresh"
+    assert json.loads(status.stdout)["index_state"] == "ONLINE"
     kept = runner.invoke(
-        cli, [*args, "--keep-index", "--json"], env=cli_env, catch_exceptions=False
+        cli,
+        [*args, "--keep-index", "--full", "--no-wait", "--json"],
+        env=cli_env,
+        catch_exceptions=False,
     )
     assert kept.exit_code == 0, kept.output
     assert json.loads(kept.stdout)["index_rebuilt"] is False
+    assert json.loads(kept.stdout)["written"] == src.size
     assert _vector_index(graph)["state"] == "ONLINE"
     missing = runner.invoke(cli, ["embed", "--model-dir", "/nonexistent/model"], env=cli_env)
     assert missing.exit_code == 1

@@ -349,20 +349,33 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
 )
 @click.option(
     "--rebuild-index/--keep-index",
+    default=None,
+    help="Drop the vector index, write, then build it once (faster writes and a faster "
+    "index; recommend runs without pool 1 until it is back), or keep it up and update it "
+    "row by row.  [default: rebuild when more than half the follows are written]",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rewrite every embedding, not only the missing ones and those of another model.",
+)
+@click.option(
+    "--wait/--no-wait",
     default=True,
     show_default=True,
-    help="Drop the vector index, write, then build it once (a five times faster "
-    "index; recommend runs without pool 1 until it is back), or keep it up and "
-    "update it row by row.",
+    help="Wait for the vector index to be built (progress on stderr), or return while it "
+    "builds (`graphrec embed --status` shows how far it has got).",
 )
 @json_option
 @silent_option
 @pass_app
-def embed(app: App, model_dir, batch_size, status_only, rebuild_index, as_json, silent) -> None:
+def embed(
+    app: App, model_dir, batch_size, status_only, rebuild_index, full, wait, as_json, silent
+) -> None:
     """Store each FOLLOWS' relation embedding as r.embedding and index it (cosine).
 
-    Re-running after a retrain replaces every embedding; follows added since get one. The
-    index is dropped and built again afterwards unless --keep-index is given.
+    Writes only what is missing: follows loaded since the last embed, or every follow after
+    a retrain (their vectors come from another model). --full rewrites them all.
 
     \b
     Example:
@@ -383,7 +396,15 @@ def embed(app: App, model_dir, batch_size, status_only, rebuild_index, as_json, 
             batch_size=batch_size,
             silent=silent or as_json,
             rebuild_index=rebuild_index,
+            full=full,
+            wait=wait,
         )
+        if not wait and result.get("index_state") != "ONLINE" and not (silent or as_json):
+            click.echo(
+                "The vector index is still building; `graphrec embed --status` shows how far "
+                "it has got. Recommendations use pool 1 once it is ONLINE.",
+                err=True,
+            )
     if as_json:
         emit_json(result)
     else:
