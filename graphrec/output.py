@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import resource
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +18,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     return str(value)
+
+
+_STARTED = time.perf_counter()  # imported as the CLI starts
+
+
+def with_process_figures(result: dict) -> dict:
+    """``result`` plus the command's wall time so far and the process's peak resident memory
+    (what the scale benchmarks read from every long stage's --json)."""
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        **result,
+        "command_seconds": round(time.perf_counter() - _STARTED, 3),
+        "peak_rss_mb": round(peak_kib / 1024, 1),
+    }
 
 
 def emit_json(data: Any) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from graphrec.cli.common import App, json_option, pass_app, silent_option
-from graphrec.output import key_values, render, table
+from graphrec.output import key_values, render, table, with_process_figures
 
 
 def _log(message: str) -> None:
@@ -73,7 +73,7 @@ def load(
             silent=silent,
         )
     if as_json:
-        render(report, True)
+        render(with_process_figures(report), True)
     else:
         keys = (
             "users",

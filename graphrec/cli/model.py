@@ -20,7 +20,7 @@ from graphrec.cli.common import (
     silent_option,
 )
 from graphrec.errors import GraphrecError
-from graphrec.output import emit_json, key_values, table
+from graphrec.output import emit_json, key_values, table, with_process_figures
 from graphrec.paths import default_model_dir
 
 if TYPE_CHECKING:  # numpy costs ~0.15 s of every `graphrec` start; import it where used
@@ -254,7 +254,7 @@ def train(
             err=True,
         )
     if as_json:
-        emit_json(result)
+        emit_json(with_process_figures(result))
         return
     click.echo(key_values({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
     if "metrics" in result:
@@ -322,7 +322,7 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
             )
     _save_metrics(model_dir, metrics)
     if as_json:
-        emit_json(metrics)
+        emit_json(with_process_figures(metrics))
     else:
         click.echo(table(_metric_rows(metrics), METRIC_COLUMNS))
         neumf = metrics.get("neumf", {})
@@ -406,7 +406,7 @@ def embed(
                 err=True,
             )
     if as_json:
-        emit_json(result)
+        emit_json(with_process_figures(result))
     else:
         click.echo(key_values(result))
 

@@ -18,7 +18,7 @@ from graphrec.cli.common import (
     quiet_server_notifications,
     silent_option,
 )
-from graphrec.output import emit_json, render
+from graphrec.output import emit_json, render, with_process_figures
 from graphrec.paths import default_model_dir
 
 COLUMNS = ("rank", "uid", "score", "pools", "explanation")
@@ -125,7 +125,7 @@ def recommend(
         recommender, users, out, k, strategy, exclude, workers, silent=silent or as_json
     )
     if as_json:
-        emit_json(summary)
+        emit_json(with_process_figures(summary))
     else:
         click.echo(
             f"{summary['users']:,} users, {summary['rows']:,} rows -> {summary['out']} "
@@ -174,7 +174,7 @@ def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) 
         silent=silent or as_json,
     )
     if as_json:
-        emit_json(result)
+        emit_json(with_process_figures(result))
     else:
         coefficients = result.pop("coefficients")
         render(result, False)
