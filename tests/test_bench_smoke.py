@@ -1,8 +1,10 @@
-"""Smoke runs of the quality benchmarks, so that they cannot rot: each runs its --quick mode
-end to end on a small shared graph and must write results with every method in them.
+"""Smoke runs of the benchmarks, so that they cannot rot: each runs its --quick mode end to
+end and must write results with everything in them.
 
-They need ../shared/datasets (CI has it beside the clone); the pipeline run also needs the
-test Neo4j, which it resets and loads like the benchmark does with its own server.
+The quality ones need ../shared/datasets (CI has it beside the clone); the pipeline run also
+needs the test Neo4j, which it resets and loads like the benchmark does with its own server.
+The scale run bulk-imports, which stops and restarts its server, so it gets a server of its
+own rather than the one the other tests share.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from graphrec.server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("GRAPHREC_DATASETS", ROOT.parent / "shared" / "datasets"))
@@ -74,3 +78,44 @@ def test_pipeline_benchmark_quick_run(cli_env, tmp_path):
         assert 0.0 <= metrics[method]["hr@10"] <= 1.0
     assert run["ratio"] == round(run["pipeline_hr@10"] / run["best_single_hr@10"], 3)
     assert "Ablation" in result.stdout
+
+
+def test_scale_benchmark_quick_run(tmp_path):
+    server = LocalServer(
+        home=tmp_path / "server", bolt_port=17787, http_port=17574, heap="1g", pagecache="512m"
+    )
+    env = {
+        "GRAPHREC_SERVER_DIR": str(server.home),
+        "GRAPHREC_BOLT_PORT": str(server.bolt_port),
+        "GRAPHREC_HTTP_PORT": str(server.http_port),
+        "GRAPHREC_NEO4J_HEAP": server.heap,
+        "GRAPHREC_NEO4J_PAGECACHE": server.pagecache,
+        "GRAPHREC_BENCH_RESULTS": str(tmp_path / "results"),
+    }
+    saved = os.environ.pop("NEO4J_PASSWORD", None)
+    try:
+        server.start(log=lambda m: None)
+        unset = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+        result = subprocess.run(
+            [sys.executable, "bench/scale.py", "--quick"],
+            cwd=ROOT,
+            env={**unset, **env},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    finally:
+        server.stop(log=lambda m: None)
+        if saved is not None:
+            os.environ["NEO4J_PASSWORD"] = saved
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    data = json.loads((tmp_path / "results" / "scale.json").read_text())
+    (size,) = data["sizes"]
+    assert "failed" not in size, size["failed"]
+    assert 50_000 < size["follows"] < 200_000
+    for stage in ("generate", "load", "load_bulk", "train", "embed", "evaluate_pipeline"):
+        figures = size["stages"][stage]
+        assert figures["seconds"] > 0 and figures["peak_rss_mb"] > 0
+    assert size["stages"]["load_bulk"]["store_mb"] > 0
+    assert size["embed"]["written"] > 0 and 0 <= size["quality"]["pipeline"] <= 1
+    assert (tmp_path / "results" / "scale.png").stat().st_size > 0
