@@ -151,12 +151,11 @@ def one_size(millions: float, args: argparse.Namespace, work: Path) -> dict:
                 "epochs",
                 "search_epochs",
                 "latent_dim",
+                "evaluate_seconds",
+                "command_seconds",
                 "peak_rss_mb",
             )
         }
-        row["train"]["evaluate_seconds"] = round(
-            trained.get("command_seconds", 0) - trained.get("seconds", 0), 2
-        )
         embedded = stage("embed", ["embed", "--model-dir", str(model)])
         row["embed"] = {k: embedded.get(k) for k in ("written", "write_seconds", "index_seconds")}
         stage(

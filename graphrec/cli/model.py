@@ -6,6 +6,7 @@ TensorFlow is imported only inside ``train``'s body; ``evaluate`` and ``embed`` 
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -230,9 +231,11 @@ def train(
     if not no_holdout and figures.get("held_out", 1) == 0:
         click.echo("No user has 3 or more follows: nothing held out, no evaluation.", err=True)
     elif not no_holdout:
+        evaluate_started = time.perf_counter()
         metrics = _evaluate(Path(model_dir), src, dst, eval_users, config.seed, quiet)
         _save_metrics(Path(model_dir), metrics)
         result["metrics"] = metrics
+        result["evaluate_seconds"] = round(time.perf_counter() - evaluate_started, 3)
     if write_embeddings:
         from graphrec.embed import write_embeddings as write
         from graphrec.model.scorer import NumpyScorer
