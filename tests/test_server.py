@@ -71,3 +71,18 @@ def test_initial_password_is_set_exactly_and_leaves_no_file(tmp_path, password):
 def test_password_with_a_line_break_is_refused(tmp_path):
     with pytest.raises(ServerError, match="line break"):
         set_initial_password(LocalServer(home=tmp_path), "two\nlines")
+
+
+def test_page_cache_is_sized_from_the_store_within_bounds(tmp_path, monkeypatch):
+    from graphrec.server import process
+
+    store = tmp_path / "data" / "databases" / "neo4j"
+    store.mkdir(parents=True)
+    assert process.page_cache_size(tmp_path) == f"{process.MIN_PAGECACHE // 2**20}m"
+    big = store / "neostore.relationshipstore.db"
+    with open(big, "wb") as f:  # sparse: a 3 GiB store on disk without writing it
+        f.truncate(3 * 2**30)
+    assert process.page_cache_size(tmp_path) == f"{int(3 * 2**30 * process.PAGECACHE_HEADROOM) // 2**20}m"
+    monkeypatch.setattr(process, "PAGECACHE_RAM_SHARE", 1e-3)  # a machine too small for it
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert process.page_cache_size(tmp_path) == f"{int(memory * 1e-3) // 2**20}m"

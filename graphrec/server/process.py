@@ -29,10 +29,16 @@ from graphrec.server.distribution import (
 )
 
 STATE_FILE = "state.json"
-# Sized for the 2-core, 24 GB machines graphrec is developed on: the shared datasets' stores
-# are a few hundred MB, so 2 GB of page cache holds them whole and leaves room for TensorFlow.
+# The heap holds query state, not the graph: what served every measured graph. The page cache
+# ("auto") is sized at each start from the store on disk, so that it holds the whole store
+# with room to grow (MIN_PAGECACHE at least: the shared datasets' stores are a few hundred MB),
+# but never more than PAGECACHE_RAM_SHARE of the machine, which leaves room for TensorFlow
+# and the OS's file cache. GRAPHREC_NEO4J_HEAP / GRAPHREC_NEO4J_PAGECACHE override both.
 DEFAULT_HEAP = "2g"
-DEFAULT_PAGECACHE = "2g"
+DEFAULT_PAGECACHE = "auto"
+MIN_PAGECACHE = 2 * 2**30
+PAGECACHE_HEADROOM = 1.25
+PAGECACHE_RAM_SHARE = 0.4
 # Neo4j 5.26 builds a vector index with a 1 MB Lucene RAM buffer and a merge factor of 1000,
 # so populating it over slashdot0902's 870,161 relationships leaves 88 segments of ~10,000
 # vectors, and every query searches 88 small HNSW graphs one after another. With a 512 MB
@@ -101,6 +107,15 @@ def set_initial_password(server: LocalServer, password: str) -> None:
         argfile.unlink(missing_ok=True)
     if done.returncode != 0:
         raise ServerError(f"could not set the initial password: {done.stderr.strip()[-500:]}")
+
+
+def page_cache_size(home: Path) -> str:
+    """The page cache for the store under ``home``, as a Neo4j size ("2048m")."""
+    databases = home / "data" / "databases"
+    on_disk = sum(f.stat().st_size for f in databases.rglob("*") if f.is_file())
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    wanted = max(MIN_PAGECACHE, int(on_disk * PAGECACHE_HEADROOM))
+    return f"{min(wanted, int(memory * PAGECACHE_RAM_SHARE)) // 2**20}m"
 
 
 def _port_open(port: int) -> bool:
@@ -278,7 +293,9 @@ class LocalServer:
             "server.https.enabled": "false",
             "server.memory.heap.initial_size": self.heap,
             "server.memory.heap.max_size": self.heap,
-            "server.memory.pagecache.size": self.pagecache,
+            "server.memory.pagecache.size": (
+                page_cache_size(self.home) if self.pagecache == "auto" else self.pagecache
+            ),
             "dbms.usage_report.enabled": "false",
             "db.tx_log.rotation.retention_policy": "2 files",
             "server.directories.data": str(self.home / "data"),
