@@ -1,4 +1,5 @@
 import hashlib
+import json
 import os
 import stat
 
@@ -82,7 +83,24 @@ def test_page_cache_is_sized_from_the_store_within_bounds(tmp_path, monkeypatch)
     big = store / "neostore.relationshipstore.db"
     with open(big, "wb") as f:  # sparse: a 3 GiB store on disk without writing it
         f.truncate(3 * 2**30)
-    assert process.page_cache_size(tmp_path) == f"{int(3 * 2**30 * process.PAGECACHE_HEADROOM) // 2**20}m"
+    assert (
+        process.page_cache_size(tmp_path)
+        == f"{int(3 * 2**30 * process.PAGECACHE_HEADROOM) // 2**20}m"
+    )
     monkeypatch.setattr(process, "PAGECACHE_RAM_SHARE", 1e-3)  # a machine too small for it
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert process.page_cache_size(tmp_path) == f"{int(memory * 1e-3) // 2**20}m"
+
+
+def test_routing_uri_works_against_the_local_server(graph, cli_env, neo4j_server, tmp_path):
+    """A cluster is reached through neo4j:// with reads routed to secondaries; the same code
+    path must work against one local server, for writes and reads."""
+    env = {**cli_env, "NEO4J_URI": f"neo4j://127.0.0.1:{neo4j_server.bolt_port}"}
+    follows = tmp_path / "follows.csv"
+    follows.write_text("uid,fid\n1,2\n2,3\n")
+    runner = CliRunner()
+    loaded = runner.invoke(cli, ["load", str(follows), "--json"], env=env, catch_exceptions=False)
+    assert loaded.exit_code == 0, loaded.output
+    result = runner.invoke(cli, ["stats", "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["follows"] == 2
