@@ -98,7 +98,8 @@ def _stream(
     )
     steps = max(1, -(-n_examples // batch_size))
     factor = steps * batch_size / max(n_examples, 1)
-    return ds.unbatch().prefetch(PREFETCH_BATCHES), factor
+    ds = ds.unbatch().apply(tf.data.experimental.assert_cardinality(steps))
+    return ds.prefetch(PREFETCH_BATCHES), factor
 
 
 def _effective_batch(config: NeuMFConfig, n_examples: int) -> int:
@@ -232,7 +233,7 @@ def _pretrain(
             n_examples,
             batch_size,
         )
-        loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
+        loss = factor * float(model.fit(ds, epochs=1, verbose=0, shuffle=False).history["loss"][-1])
         if not silent:
             print(
                 f"pre-training {tower} {epoch}/{config.pretrain_epochs}: loss {loss:.4f}",
@@ -319,7 +320,7 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
             data.batch_size,
         )
         t = time.perf_counter()
-        loss = factor * float(model.fit(ds, epochs=1, verbose=0).history["loss"][-1])
+        loss = factor * float(model.fit(ds, epochs=1, verbose=0, shuffle=False).history["loss"][-1])
         seconds = time.perf_counter() - t
         val_loss = (
             data.val_factor * float(model.evaluate(data.val_ds, verbose=0))
