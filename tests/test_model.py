@@ -130,20 +130,14 @@ def test_trained_artifacts_agree(trained):
         model.predict({"user": users.astype(np.int32), "item": items.astype(np.int32)}, verbose=0)
     ).ravel()
     np.testing.assert_allclose(scorer.score(users, items), expected, rtol=1e-4, atol=1e-5)
-    with np.load(model_dir / artifacts.WEIGHTS) as w:
-        expected_keys = {
-            "uids",
-            "gmf_user",
-            "gmf_item",
-            "mlp_user",
-            "mlp_item",
-            "out_kernel",
-            "out_bias",
-        }
-        expected_keys |= {f"mlp_{p}_{i}" for p in ("kernel", "bias") for i in range(4)}
-        expected_keys |= {"mf_user", "mf_item"}  # the dot-product MF the ranker reads
-        assert set(w.files) == expected_keys
-        assert w["out_kernel"].shape == (16, 1)
+    w = artifacts.load_weights(model_dir)
+    expected_keys = {"uids", "gmf_user", "gmf_item", "mlp_user", "mlp_item", "out_kernel"}
+    expected_keys |= {"out_bias"} | {f"mlp_{p}_{i}" for p in ("kernel", "bias") for i in range(4)}
+    expected_keys |= {"mf_user", "mf_item"}  # the dot-product MF the ranker reads
+    assert set(w) == expected_keys
+    assert w["out_kernel"].shape == (16, 1)
+    assert isinstance(w["gmf_user"], np.memmap)  # the per-uid tables are mapped, not read
+    assert not scorer.mf_user.flags.owndata and not scorer.mf_user.flags.writeable  # a view
     meta = json.loads((model_dir / artifacts.META).read_text())
     assert meta["version"] == figures["version"]
     assert meta["n_ids"] == len(scorer.uids)

@@ -2,7 +2,10 @@
 
     MODEL_DIR/
       meta.json        config, model version, training figures, dataset summary
-      weights.npz      every array the numpy scorer needs (see WEIGHT_KEYS), plus ``uids``
+      weights.npz      the small arrays the numpy scorer needs (MLP layers, projection)
+      tables/          the per-uid arrays (``uids``, embedding tables, MF factors), one .npy
+                       each, memory-mapped when loaded: a fresh process reads only the rows
+                       it scores, however large the graph
       model.keras      the Keras model (for retraining/inspection; scoring never loads it)
       holdout.npz      held-out (uid, fid) pairs when trained with a hold-out
       validation.npz   (uid, fid) pairs kept out of training for early stopping and the ranker
@@ -16,8 +19,12 @@ both the user-role and the account-role embedding tables.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from graphrec.errors import ModelNotFound
 
@@ -28,6 +35,8 @@ HOLDOUT = "holdout.npz"
 VALIDATION = "validation.npz"
 METRICS = "metrics.json"
 CURVES = "curves.png"
+TABLES = "tables"
+TABLE_KEYS = ("uids", "gmf_user", "gmf_item", "mlp_user", "mlp_item", "mf_user", "mf_item")
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,28 @@ def require_model_dir(model_dir: str | Path) -> Path:
             "run `graphrec train` first or pass --model-dir"
         )
     return path
+
+
+def save_weights(model_dir: Path, weights: dict[str, np.ndarray]) -> None:
+    """The per-uid tables as tables/KEY.npy, every other array in weights.npz."""
+    tables = model_dir / TABLES
+    shutil.rmtree(tables, ignore_errors=True)
+    tables.mkdir(parents=True)
+    for key in TABLE_KEYS:
+        if key in weights:
+            np.save(tables / f"{key}.npy", np.ascontiguousarray(weights[key]))
+    small: dict[str, Any] = {k: v for k, v in weights.items() if k not in TABLE_KEYS}
+    np.savez(model_dir / WEIGHTS, **small)
+
+
+def load_weights(model_dir: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a model: weights.npz read, tables/*.npy memory-mapped (read-only)."""
+    path = require_model_dir(model_dir)
+    with np.load(path / WEIGHTS, allow_pickle=False) as data:
+        weights = {k: data[k] for k in data.files}
+    for table in sorted((path / TABLES).glob("*.npy")):
+        weights[table.stem] = np.load(table, mmap_mode="r", allow_pickle=False)
+    return weights
 
 
 def read_meta(model_dir: str | Path) -> dict:

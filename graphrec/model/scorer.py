@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphrec.model.artifacts import WEIGHTS, NeuMFConfig, read_meta, require_model_dir
+from graphrec.model.artifacts import NeuMFConfig, load_weights, read_meta, require_model_dir
 
 EMBEDDING_KEYS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
 INDEX_PROJECTION = "index_projection"
@@ -57,9 +57,7 @@ class NumpyScorer:
     @classmethod
     def load(cls, model_dir: str | Path) -> NumpyScorer:
         path = require_model_dir(model_dir)
-        with np.load(path / WEIGHTS, allow_pickle=False) as data:
-            weights = {k: data[k] for k in data.files}
-        return cls(weights, read_meta(path))
+        return cls(load_weights(path), read_meta(path))
 
     @property
     def config(self) -> NeuMFConfig:

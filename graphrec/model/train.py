@@ -584,7 +584,7 @@ def train(
         "figures": figures,
         "history": history,
     }
-    np.savez(model_dir / artifacts.WEIGHTS, **weights)
+    artifacts.save_weights(model_dir, weights)
     model.save(model_dir / artifacts.KERAS_MODEL)
     _save_curves(history, model_dir / artifacts.CURVES)
     artifacts.write_json(model_dir / artifacts.META, meta)  # last: marks the dir complete
