@@ -166,6 +166,7 @@ def load_follows(
             for future in pending:
                 future.cancel()
             raise
+    store.refresh_popular(driver, database)
     return _report(follows, start, users_created, created, "create" if create else "merge")
 
 
@@ -286,6 +287,7 @@ def bulk_load(
     driver = store.open_driver(settings)
     try:
         store.ensure_schema(driver, settings.database)
+        store.refresh_popular(driver, settings.database)
         counts = graph_counts(driver, settings.database)
     finally:
         driver.close()

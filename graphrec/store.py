@@ -157,6 +157,17 @@ def wait_for_index(
             time.sleep(poll_seconds)
 
 
+POPULAR_KEY = "popular"
+POPULAR_SIZE = 2000  # most-followed accounts kept for the popular pool
+
+
+def refresh_popular(
+    driver: neo4j.Driver, database: str | None = None, limit: int = POPULAR_SIZE
+) -> None:
+    """Recompute the most-followed accounts the popular pool reads (after every load)."""
+    write(driver, "refresh_popular", database, key=POPULAR_KEY, limit=limit)
+
+
 def run_in_transactions(
     driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
 ) -> neo4j.ResultSummary:

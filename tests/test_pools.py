@@ -192,6 +192,18 @@ def test_popular_counts_followers(tiny):
     assert [(r["uid"], r["followers"]) for r in rows] == [(2, 3), (3, 3), (4, 2), (9, 2)]
 
 
+def test_load_keeps_the_popular_list_that_requests_read(tiny):
+    live = [(r["uid"], r["followers"]) for r in store.read(tiny, "pool_popular", None, limit=4)]
+    (cached,) = store.read(tiny, "read_popular", None, key=store.POPULAR_KEY)
+    assert list(zip(cached["uids"], cached["followers"], strict=True))[:4] == live
+    assert PopularCache().rows(tiny, None, 4) == live
+    # a graph loaded by another tool has no list: the first request computes and keeps it
+    tiny.execute_query(test_query("delete_test_meta"), key=store.POPULAR_KEY)
+    assert not store.read(tiny, "read_popular", None, key=store.POPULAR_KEY)
+    assert PopularCache().rows(tiny, None, 4) == live
+    assert store.read(tiny, "read_popular", None, key=store.POPULAR_KEY)
+
+
 def test_inactive_accounts_are_never_proposed(tiny):
     set_flags(tiny, inactive=[5, 9])
     assert _uids(pools.friends_of_friends(tiny, None, ME, [2, 3], CFG, 100)) == [4, 6]

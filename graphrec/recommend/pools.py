@@ -25,6 +25,7 @@ from typing import Any
 import neo4j
 
 from graphrec import store
+from graphrec.errors import GraphrecError
 
 POOLS = (
     "similar_relations",
@@ -61,7 +62,7 @@ class PoolConfig:
     max_my_followers: int = 500  # follows_you: followers of mine read at most
     rounds: int = 0  # extra friends-of-friends rounds from the candidates found
     evidence: int = 5  # uids kept per candidate for the explanation
-    popular_cache: int = 2000  # how many popular accounts a process keeps
+    popular_cache: int = store.POPULAR_SIZE  # how many popular accounts a process keeps
     exhaustive: bool = True  # run pools 1-3 even once the target is reached (better ranking)
 
     def target(self, k: int) -> int:
@@ -85,7 +86,13 @@ class Candidate:
 
 
 class PopularCache:
-    """The most-followed accounts, read once per process (pool 4 is not per-user work)."""
+    """The most-followed accounts, read once per process (pool 5 is not per-user work).
+
+    They come from the list ``load`` keeps on a metadata node (``refresh_popular``): counting
+    the followers of every user takes seconds on a large graph, reading one node does not.
+    When the graph has no such list (loaded by another tool), the first request computes it
+    and stores it.
+    """
 
     def __init__(self) -> None:
         self._rows: list[tuple[int, int]] | None = None
@@ -94,13 +101,29 @@ class PopularCache:
     def rows(self, driver: neo4j.Driver, database: str | None, limit: int) -> list[tuple[int, int]]:
         with self._lock:
             if self._rows is None:
-                records = store.read(driver, "pool_popular", database, limit=limit)
-                self._rows = [(int(r["uid"]), int(r["followers"])) for r in records]
+                self._rows = _cached_popular(driver, database, limit)
             return self._rows
 
     def clear(self) -> None:
         with self._lock:
             self._rows = None
+
+
+def _cached_popular(
+    driver: neo4j.Driver, database: str | None, limit: int
+) -> list[tuple[int, int]]:
+    records = store.read(driver, "read_popular", database, key=store.POPULAR_KEY)
+    if not records or (records[0]["size"] or 0) < limit:
+        try:
+            store.refresh_popular(driver, database, limit)
+        except GraphrecError:  # no right to write here (a read replica): count them each time
+            rows = store.read(driver, "pool_popular", database, limit=limit)
+            return [(int(r["uid"]), int(r["followers"])) for r in rows]
+        records = store.read(driver, "read_popular", database, key=store.POPULAR_KEY)
+    if not records:
+        return []
+    pairs = zip(records[0]["uids"] or [], records[0]["followers"] or [], strict=True)
+    return [(int(u), int(n)) for u, n in pairs][:limit]
 
 
 def _rows(records: list[neo4j.Record]) -> list[dict]:
@@ -338,10 +361,12 @@ def gather(
         return not cfg.exhaustive and len(candidates) >= target
 
     def fill_popular() -> None:
+        # the cached list may predate an account's deactivation: check the few taken
         rows = popular.rows(driver, database, cfg.popular_cache)
-        need = target - len(candidates)
-        fill = [{"uid": u, "followers": n} for u, n in rows if u not in skip]
-        take("popular", fill[: need + len(candidates)])
+        fill = [(u, n) for u, n in rows if u not in skip][: target + target // 4]
+        uids = [u for u, _ in fill]
+        gone = {r["uid"] for r in store.read(driver, "inactive_users", database, uids=uids)}
+        take("popular", [{"uid": u, "followers": n} for u, n in fill if u not in gone][:target])
 
     light = cfg.exhaustive and 0 < len(follows) <= cfg.max_followees
     if early is not None and not light:
