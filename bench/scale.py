@@ -3,7 +3,7 @@
 
     generate -> reset -> load (transactional, up to --load-max) -> reset -> load --bulk
     -> stats -> train -> embed -> fit-ranker -> evaluate --pipeline
-    -> recommend (fresh process) -> recommend --users FILE (batch)
+    -> recommend (fresh process) -> recommend --users FILE (batch) -> warm latency
 
 against the bench server (GRAPHREC_SERVER_DIR / GRAPHREC_BOLT_PORT; start it with
 `graphrec neo4j start`). Each stage is one `graphrec ... --json` process; for each the
@@ -190,12 +190,55 @@ def one_size(millions: float, args: argparse.Namespace, work: Path) -> dict:
             ],
         )
         row["batch_users_per_second"] = batch.get("users_per_second")
+        print(f"[{millions:g}M] recommend_warm ...", file=sys.stderr, flush=True)
+        warm = subprocess.run(
+            [sys.executable, __file__, "--warm-latency", str(model), str(users_file)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if warm.returncode != 0:
+            raise StageFailed(f"warm latency: {warm.stderr.strip()[-300:]}")
+        row["recommend_warm"] = json.loads(warm.stdout)
     except StageFailed as e:
         row["failed"] = str(e)
     finally:
         csv.unlink(missing_ok=True)
-        shutil.rmtree(model, ignore_errors=True)
+        if not args.keep_last or millions != args.last:
+            shutil.rmtree(model, ignore_errors=True)
     return row
+
+
+def warm_latency(model: Path, users_file: Path, k: int = 20) -> dict:
+    """Warm p50/p95 of one Recommender in this process: the first half of the users of
+    ``users_file`` are recommended for untimed (Neo4j compiles and pages in), the second
+    half timed."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from recommend import logging_quiet, open_driver, percentile
+
+    from graphrec.recommend.service import Recommender
+
+    logging_quiet()
+    uids = [int(u) for u in users_file.read_text().split()]
+    driver = open_driver()
+    try:
+        recommender = Recommender(driver, None, model)
+        half = len(uids) // 2
+        for uid in uids[:half]:
+            recommender.recommend(uid, k)
+        times = []
+        for uid in uids[half:]:
+            started = time.perf_counter()
+            recommender.recommend(uid, k)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        driver.close()
+    return {
+        "users": len(times),
+        "k": k,
+        "p50_ms": round(percentile(times, 50), 2),
+        "p95_ms": round(percentile(times, 95), 2),
+    }
 
 
 def sample_uids(csv: Path, n: int, seed: int) -> list[int]:
@@ -290,24 +333,36 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default="scale")
     parser.add_argument("--quick", action="store_true", help="0.1M follows, small settings")
+    parser.add_argument(
+        "--keep-last", action="store_true", help="keep the largest size's model (in --work)"
+    )
+    parser.add_argument("--work", type=Path, help="working folder [default: a temporary one]")
+    parser.add_argument("--warm-latency", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.warm_latency:  # the recommend_warm stage, in a process of its own
+        print(json.dumps(warm_latency(*args.warm_latency)))
+        return
     args.train_args = []
     if args.quick:  # a smoke run (CI): every stage once, with training cut to the bone
         args.sizes, args.epochs, args.eval_users = "0.1", 1, 100
         args.ranker_users, args.batch_users = 100, 20
         args.train_args = ["--latent-dim", "8"]
     sizes = [float(s) for s in args.sizes.split(",")]
+    args.last = sizes[-1]
     rows = []
     with tempfile.TemporaryDirectory(prefix="graphrec-scale-") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for millions in sizes:
-            row = one_size(millions, args, Path(tmp))
+            row = one_size(millions, args, work)
             rows.append(row)
             if "failed" in row:
                 print(f"{millions:g}M stopped: {row['failed']}", file=sys.stderr)
                 break
     fitted = slopes(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    data = {"args": vars(args), "machine": machine(), "sizes": rows, "slopes": fitted}
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    data = {"args": settings, "machine": machine(), "sizes": rows, "slopes": fitted}
     (RESULTS / f"{args.out}.json").write_text(json.dumps(data, indent=2) + "\n")
     plot(rows, RESULTS / f"{args.out}.png")
     print(report(rows, fitted))
