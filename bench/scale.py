@@ -356,17 +356,21 @@ def main() -> None:
         for millions in sizes:
             row = one_size(millions, args, work)
             rows.append(row)
+            write(rows, args)  # after every size: a long run stopped later keeps the rest
             if "failed" in row:
                 print(f"{millions:g}M stopped: {row['failed']}", file=sys.stderr)
                 break
+    print(report(rows, slopes(rows)))
+    print(f"\nresults: {RESULTS / (args.out + '.json')}, plot: {RESULTS / (args.out + '.png')}")
+
+
+def write(rows: list[dict], args: argparse.Namespace) -> None:
     fitted = slopes(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     data = {"args": settings, "machine": machine(), "sizes": rows, "slopes": fitted}
     (RESULTS / f"{args.out}.json").write_text(json.dumps(data, indent=2) + "\n")
     plot(rows, RESULTS / f"{args.out}.png")
-    print(report(rows, fitted))
-    print(f"\nresults: {RESULTS / (args.out + '.json')}, plot: {RESULTS / (args.out + '.png')}")
 
 
 def machine() -> dict:
