@@ -152,10 +152,9 @@ def one_size(millions: float, args: argparse.Namespace, work: Path) -> dict:
                 "search_epochs",
                 "latent_dim",
                 "evaluate_seconds",
-                "command_seconds",
-                "peak_rss_mb",
             )
         }
+        row["train"]["process"] = trained.get("process")
         embedded = stage("embed", ["embed", "--model-dir", str(model)])
         row["embed"] = {k: embedded.get(k) for k in ("written", "write_seconds", "index_seconds")}
         stage(

@@ -24,14 +24,14 @@ _STARTED = time.perf_counter()  # imported as the CLI starts
 
 
 def with_process_figures(result: dict) -> dict:
-    """``result`` plus the command's wall time so far and the process's peak resident memory
-    (what the scale benchmarks read from every long stage's --json)."""
+    """``result`` plus ``process``: the command's wall time so far and the process's peak
+    resident memory (what the scale benchmark reads from every long stage's --json)."""
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {
-        **result,
-        "command_seconds": round(time.perf_counter() - _STARTED, 3),
+    process = {
+        "seconds": round(time.perf_counter() - _STARTED, 3),
         "peak_rss_mb": round(peak_kib / 1024, 1),
     }
+    return {**result, "process": process}
 
 
 def emit_json(data: Any) -> None:

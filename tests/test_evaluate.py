@@ -171,6 +171,8 @@ def test_evaluate_cli_json_keys(tmp_path, cli_env):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) >= {"neumf", "popularity", "fof", "adamic_adar"}
+    process = data.pop("process")  # the command's own time and memory
+    assert process["seconds"] > 0 and process["peak_rss_mb"] > 0
     for figures in data.values():
         assert {"hr@10", "ndcg@10", "hr@50", "ncf_hr@10", "ncf_ndcg@10"} <= set(figures)
         assert figures["users"] == 30

@@ -34,7 +34,11 @@ def held_out(
     database: str | None = None,
     batch_size: int = 5_000,
 ) -> Iterator[int]:
-    """Within the block the (uid, fid) follows are absent from the graph; yields how many."""
+    """Within the block the (uid, fid) follows are absent from the graph; yields how many.
+
+    The popular pool's cached list is recounted on the way in and out, so that follower
+    counts never include the held-out follows.
+    """
     restore(driver, database)
     rows = [[int(u), int(f)] for u, f in pairs]
     moved = 0
@@ -42,6 +46,8 @@ def held_out(
         for batch in store.batched(rows, batch_size):
             summary = store.write(driver, "hold_out_follows", database, rows=batch)
             moved += summary.counters.relationships_created
+        store.refresh_popular(driver, database)
         yield moved
     finally:
         restore(driver, database)
+        store.refresh_popular(driver, database)
