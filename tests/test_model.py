@@ -14,7 +14,7 @@ from graphrec.cli import cli
 from graphrec.evaluate import index_follows, leave_one_out_split
 from graphrec.model import artifacts
 from graphrec.model.artifacts import NeuMFConfig
-from graphrec.model.sampling import is_known, known_pairs, sample_negatives, training_examples
+from graphrec.model.sampling import example_chunks, known_pairs, sample_negatives
 from graphrec.model.scorer import NumpyScorer
 
 TINY = NeuMFConfig(epochs=2, batch_size=2048, learning_rate=0.01, search=())
@@ -177,7 +177,7 @@ def test_negatives_are_never_known_follows_or_self():
     users = np.r_[rng.integers(0, n, 5000), np.zeros(20, np.int64), np.ones(3, np.int64)]
     items = sample_negatives(users, keys, rng)
     ok = items >= 0
-    assert not is_known(users[ok], items[ok], keys).any()
+    assert not keys.contains(users[ok], items[ok]).any()
     assert not (items[ok] == users[ok]).any()
     assert (items[users == 0] == 5).all()
     assert (items[users == 1] == -1).all()
@@ -204,21 +204,27 @@ def test_known_pairs_filter_agrees_with_exact_membership():
     assert known.follow_counts().sum() == len(exact)
 
 
+def _epoch(users, items, known, negatives, rng):
+    """One epoch of example_chunks at once: (users, items, labels) of the weighted rows."""
+    chunks = list(example_chunks(users, items, known, negatives, rng))
+    u, i, y, w = (np.concatenate([c[j] for c in chunks]) for j in range(4))
+    return u[w > 0], i[w > 0], y[w > 0]
+
+
 def test_training_examples_have_fresh_labelled_negatives():
     src, dst = community_follows(communities=2, size=10, follows=4)
     uids, s, d = index_follows(src, dst)
     keys = known_pairs(s, d, len(uids))
     rng = np.random.default_rng(0)
-    u1, i1, y1 = training_examples(s, d, keys, 4, rng)
-    u2, i2, _ = training_examples(s, d, keys, 4, rng)
+    u1, i1, y1 = _epoch(s, d, keys, 4, rng)
+    u2, i2, _ = _epoch(s, d, keys, 4, rng)
     assert u1.size == s.size * 5 and y1.sum() == s.size
-    assert is_known(u1[y1 == 1], i1[y1 == 1], keys).all()
-    assert not is_known(u1[y1 == 0], i1[y1 == 0], keys).any()
+    assert keys.contains(u1[y1 == 1], i1[y1 == 1]).all()
+    assert not keys.contains(u1[y1 == 0], i1[y1 == 0]).any()
     assert not np.array_equal(np.sort(u1 * 1000 + i1), np.sort(u2 * 1000 + i2))
 
 
 def test_example_chunks_stream_an_epoch_in_bounded_int32_chunks():
-    from graphrec.model.sampling import example_chunks
 
     rng = np.random.default_rng(3)
     n = 300
@@ -235,7 +241,7 @@ def test_example_chunks_stream_an_epoch_in_bounded_int32_chunks():
     assert u.size == src.size * 5 and y.sum() == src.size  # exactly the epoch's examples
     assert np.array_equal(np.sort(u[y == 1] * n + i[y == 1]), np.sort(src * n + dst))
     negative = (y == 0) & (w > 0)
-    assert not is_known(u[negative], i[negative], keys).any()
+    assert not keys.contains(u[negative], i[negative]).any()
     assert (w[(y == 0) & (u == 0)] == 0).all() and (w[u != 0] == 1).all()
 
 
@@ -317,7 +323,7 @@ def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
     scores = model.predict({"user": grid_u, "item": grid_i}, verbose=0).reshape(n, n)
     hits = []
     for u, item in zip(split.test_users, split.test_items, strict=True):
-        followed = is_known(np.full(n, u), np.arange(n), known)
+        followed = known.contains(np.full(n, u), np.arange(n))
         others = scores[u][~followed & (np.arange(n) != u)]
         hits.append((others > scores[u, item]).sum() < 10)
     assert 0 < np.mean(hits) < 1  # a test that can tell the two apart

@@ -83,11 +83,6 @@ def known_pairs(users: np.ndarray, items: np.ndarray, n_ids: int) -> KnownPairs:
     return KnownPairs(unique_sorted(pair_keys(users, items, n_ids)), n_ids)
 
 
-def is_known(users: np.ndarray, items: np.ndarray, known: KnownPairs) -> np.ndarray:
-    """Whether each (user, item) pair is in ``known``."""
-    return known.contains(users, items)
-
-
 def sample_negatives(
     users: np.ndarray,
     known: KnownPairs,
@@ -152,21 +147,3 @@ def example_chunks(
         chunk_items = np.concatenate([pos_items, np.maximum(neg_items, 0)]).astype(np.int32)
         mix = rng.permutation(weights.size)
         yield chunk_users[mix], chunk_items[mix], labels[mix], weights[mix]
-
-
-def training_examples(
-    users: np.ndarray,
-    items: np.ndarray,
-    known: KnownPairs,
-    negatives: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A whole epoch of :func:`example_chunks` at once (small sets only): (users, items,
-    labels), without the negatives that could not be drawn."""
-    parts = list(example_chunks(users, items, known, negatives, rng))
-    if not parts:
-        empty = np.zeros(0, np.int32)
-        return empty, empty, np.zeros(0, np.float32)
-    u, i, y, w = (np.concatenate(column) for column in zip(*parts, strict=True))
-    keep = w > 0
-    return u[keep], i[keep], y[keep]
