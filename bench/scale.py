@@ -90,10 +90,10 @@ def neo4j_memory() -> dict:
 
 def store_mb() -> float:
     from graphrec.server import LocalServer
+    from graphrec.server.process import disk_usage
 
     path = LocalServer.from_env().home / "data" / "databases" / "neo4j"
-    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
-    return round(total / 2**20, 1)
+    return round(disk_usage(path) / 2**20, 1)
 
 
 def one_size(millions: float, args: argparse.Namespace, work: Path) -> dict:

@@ -109,10 +109,14 @@ def set_initial_password(server: LocalServer, password: str) -> None:
         raise ServerError(f"could not set the initial password: {done.stderr.strip()[-500:]}")
 
 
+def disk_usage(path: Path) -> int:
+    """Bytes in the files under ``path`` (0 when it does not exist)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 def page_cache_size(home: Path) -> str:
     """The page cache for the store under ``home``, as a Neo4j size ("2048m")."""
-    databases = home / "data" / "databases"
-    on_disk = sum(f.stat().st_size for f in databases.rglob("*") if f.is_file())
+    on_disk = disk_usage(home / "data" / "databases")
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     wanted = max(MIN_PAGECACHE, int(on_disk * PAGECACHE_HEADROOM))
     return f"{min(wanted, int(memory * PAGECACHE_RAM_SHARE)) // 2**20}m"
