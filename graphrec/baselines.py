@@ -9,7 +9,8 @@ as its key in ``evaluate --json``:
 * ``item_knn``: item-item cosine of follower sets with shrinkage;
 * ``ease``: EASE^R (Steck 2019) on the most-followed accounts;
 * ``als``: implicit's ALS (:class:`~graphrec.evaluate.ImplicitALS`, optional dependency),
-  with wider factors in its grid.
+  with wider factors in its grid, as wide as training's cap on embedding parameters allows
+  (:func:`affordable`).
 
 Tuning never sees a test follow. The recommenders are built from the training follows alone
 (:func:`training_only`). A validation split is carved out of them (:func:`validation_split`,
@@ -45,6 +46,7 @@ from graphrec.evaluate import (
     leave_one_out_split,
     ranking_metrics,
 )
+from graphrec.model.artifacts import NeuMFConfig
 from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
 
@@ -385,6 +387,7 @@ def tune(
     train: Split,
     validation: Split | None,
     seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
 ) -> DenseScoreRecommender:
     """Fit ``make(split, **setting)`` for each setting on ``validation``, refit the best.
 
@@ -393,7 +396,7 @@ def tune(
     the method is given :func:`training_only`). The setting with the best validation HR@10
     (the first on ties, the first when there is nothing to validate on) is fitted on
     ``train``. The returned recommender's ``extra_figures`` records the chosen setting, the
-    figures of every setting, and the fit times.
+    figures of every setting, and the fit times. ``progress`` counts each fit.
     """
     grid = [dict(setting) for setting in grid]
     searched: list[dict[str, Any]] = []
@@ -419,6 +422,8 @@ def tune(
                 }
             )
             del rec
+            if progress is not None:
+                progress.update(1)
     tune_seconds = time.perf_counter() - started
     best = max(range(len(searched)), key=lambda i: searched[i][VALIDATION_METRIC], default=0)
     started = time.perf_counter()
@@ -433,7 +438,17 @@ def tune(
         "fit_seconds": round(time.perf_counter() - started, 3),
         "tune_seconds": round(tune_seconds, 3),
     }
+    if progress is not None:
+        progress.update(1)
     return rec
+
+
+def affordable(grid: Sequence[Mapping[str, Any]], n_ids: int) -> list[Mapping[str, Any]]:
+    """The settings whose factor tables (``factors`` per uid, as follower and as account)
+    stay within training's cap on embedding parameters; the smallest one when none does."""
+    cap = NeuMFConfig.search_max_params
+    kept = [g for g in grid if 2 * n_ids * g.get("factors", 0) <= cap]
+    return kept or [min(grid, key=lambda g: g.get("factors", 0))]
 
 
 def tunable(include_als: bool | None = None) -> list[tuple[Factory, str]]:
@@ -462,7 +477,8 @@ def tuned_baselines(
     """Every tuned baseline (or those named in ``only``), fitted on the training follows.
 
     ``validation`` defaults to :func:`validation_split` of the training follows with up to
-    ``validation_users`` users; ``grids`` replaces the grids of the methods it names.
+    ``validation_users`` users; ``grids`` replaces the grids of the methods it names;
+    ``progress`` counts each fit.
     """
     train = training_only(split)
     if validation is None:
@@ -471,7 +487,13 @@ def tuned_baselines(
     methods: list[Recommender] = []
     for make, key in tunable(include_als):
         if only is None or key in only:
-            methods.append(tune(make, grids[key], train, validation, seed=seed))
-            if progress is not None:
-                progress.update(1)
+            grid = affordable(grids[key], split.n_ids)
+            methods.append(tune(make, grid, train, validation, seed, progress))
     return methods
+
+
+def tuning_fits(n_ids: int, include_als: bool | None = None) -> int:
+    """Fits that :func:`tuned_baselines` makes at most: every affordable grid setting, then
+    the best one again."""
+    sizes = [len(affordable(GRIDS[key], n_ids)) for _, key in tunable(include_als)]
+    return sum((size if size > 1 else 0) + 1 for size in sizes)

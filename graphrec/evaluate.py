@@ -428,7 +428,7 @@ def baselines(
     progress: Progress | None = None,
 ) -> list[Recommender]:
     """Popularity, friends-of-friends, Adamic-Adar, and the tuned baselines (``progress``
-    counts each one tuned).
+    counts each fit of a tuned one).
 
     The tuned ones (graphrec.baselines: follow-back, RP3beta, item-KNN, EASE, and ALS when
     ``implicit`` is installed) choose their hyperparameters on ``validation`` (carved out of
@@ -463,11 +463,16 @@ def evaluate_model(
         validation = validation_from_pairs(training_only(split), users, items, seed=seed)
         if validation.test_users.size == 0:  # none left in the graph: carve our own
             validation = None
-    with Progress("evaluating", unit="methods", silent=silent) as progress:
+    from graphrec.baselines import tuning_fits
+
+    # a step per fit of a tuned baseline, then one per method ranked
+    fits = tuning_fits(split.n_ids, include_als)
+    with Progress("evaluating", total=fits, unit="steps", silent=silent) as progress:
         methods: list[Recommender] = [
             NeuMFRecommender(scorer, split),
             *baselines(split, include_als, validation, seed, progress),
         ]
+        progress.total = (progress.total or 0) + len(methods)
         results = ranking_metrics(methods, split, n_users=n_users, seed=seed, progress=progress)
     results["neumf"].update(classification_metrics(scorer, split, seed=seed))
     return results

@@ -84,3 +84,25 @@ class Progress:
         if self.done or self.tty:
             self._draw(final=True)
         self.silent = True  # close() is idempotent
+
+
+class Step:
+    """One phase of a long job that has no count to show: ``label ...`` when it starts and
+    ``label: done in Xs`` when it ends, on stderr (nothing with ``silent=True``)."""
+
+    def __init__(self, label: str, silent: bool = False, stream: TextIO | None = None) -> None:
+        self.label, self.silent = label, silent
+        self.stream = stream or sys.stderr
+        self.start = 0.0
+
+    def __enter__(self) -> Step:
+        self.start = time.monotonic()
+        if not self.silent:
+            self.stream.write(f"{self.label} ...\n")
+            self.stream.flush()
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if not self.silent and exc_type is None:
+            self.stream.write(f"{self.label}: done in {time.monotonic() - self.start:.1f}s\n")
+            self.stream.flush()

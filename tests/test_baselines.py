@@ -7,6 +7,7 @@ import pytest
 
 from graphrec import baselines as bl
 from graphrec import evaluate as ev
+from graphrec.model.artifacts import NeuMFConfig
 
 
 def random_split(n: int = 14, density: float = 0.3, seed: int = 0) -> ev.Split:
@@ -307,3 +308,16 @@ def test_ranking_metrics_without_the_ncf_protocol_and_with_extra_figures(clique_
     assert "ncf_hr@10" not in figures
     assert figures["params"] == {"a": 1}
     assert 0.0 <= figures["hr@10"] <= 1.0  # a measured figure is never replaced
+
+
+def test_als_grid_keeps_to_the_settings_training_could_afford():
+    cap = NeuMFConfig.search_max_params
+    grid = bl.GRIDS["als"]
+    n_ids = cap // (2 * 200)  # room for up to 200 factors per uid
+    kept = bl.affordable(grid, n_ids)
+    assert {g["factors"] for g in kept} == {f for f in (64, 128, 256) if f <= 200}
+    assert kept == [g for g in grid if g["factors"] <= 200]
+    assert bl.affordable(grid, cap) == [min(grid, key=lambda g: g["factors"])]
+    assert bl.affordable(bl.GRIDS["rp3beta"], cap) == list(bl.GRIDS["rp3beta"])
+    full = bl.tuning_fits(1000, include_als=True)
+    assert bl.tuning_fits(n_ids, include_als=True) == full - (len(grid) - len(kept))

@@ -440,6 +440,30 @@ def test_train_from_csv_without_active_users_skips_evaluation(cli_env, tmp_path)
     assert NumpyScorer.load(model_dir).uids.tolist() == list(range(31))
 
 
+def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
+    csv = tmp_path / "follows.csv"
+    src, dst = community_follows(communities=3, size=30, follows=6)
+    csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(tmp_path / "m")],
+        env=cli_env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    phases = [
+        "indexing the follows ...",
+        "indexing the follows: done in",
+        "holding out test and validation follows ...",
+        "training: ",
+        "fitting the dot-product MF the ranker reads (implicit ALS): ",
+        "evaluating: ",
+    ]
+    where = [result.stderr.find(p) for p in phases]
+    assert -1 not in where, result.stderr
+    assert where == sorted(where)
+
+
 def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
     csv = tmp_path / "follows.csv"
     src, dst = community_follows(communities=2, size=10, follows=4)

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from graphrec.progress import Progress
+
 # (factors, regularization, alpha): a small grid chosen on validation follows
 GRID: tuple[tuple[int, float, float], ...] = ((64, 1.0, 10.0), (128, 1.0, 10.0), (64, 0.05, 2.0))
 ITERATIONS = 15
@@ -99,6 +101,7 @@ def choose_als(
     seed: int,
     grid: Sequence[tuple[int, float, float]] = GRID,
     max_params: int | None = None,
+    silent: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Fit every grid setting on the fit follows, keep the best by validation HR@10.
 
@@ -113,21 +116,26 @@ def choose_als(
     known = follow_matrix(fit_users, fit_items, n_ids)  # what ALS fits on, and what it skips
     best: tuple[float, np.ndarray, np.ndarray, tuple] | None = None
     tried = []
-    for factors, regularization, alpha in settings:
-        user_f, item_f = fit_als_matrix(known, factors, regularization, alpha, seed)
-        score = (
-            hit_rate(user_f, item_f, val_users[rows], val_items[rows], known) if rows.size else 0.0
-        )
-        tried.append(
-            {
-                "factors": factors,
-                "regularization": regularization,
-                "alpha": alpha,
-                "val_hr@10": round(score, 4),
-            }
-        )
-        if best is None or score > best[0]:
-            best = (score, user_f, item_f, (factors, regularization, alpha))
+    label = "fitting the dot-product MF the ranker reads (implicit ALS)"
+    with Progress(label, total=len(settings), unit="settings", silent=silent) as progress:
+        for factors, regularization, alpha in settings:
+            user_f, item_f = fit_als_matrix(known, factors, regularization, alpha, seed)
+            score = (
+                hit_rate(user_f, item_f, val_users[rows], val_items[rows], known)
+                if rows.size
+                else 0.0
+            )
+            progress.update(1)
+            tried.append(
+                {
+                    "factors": factors,
+                    "regularization": regularization,
+                    "alpha": alpha,
+                    "val_hr@10": round(score, 4),
+                }
+            )
+            if best is None or score > best[0]:
+                best = (score, user_f, item_f, (factors, regularization, alpha))
     assert best is not None
     score, user_f, item_f, (factors, regularization, alpha) = best
     figures = {

@@ -38,7 +38,7 @@ from graphrec.model.keras_model import (  # noqa: E402
 from graphrec.model.mf import choose_als  # noqa: E402
 from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs  # noqa: E402
 from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer  # noqa: E402
-from graphrec.progress import Progress  # noqa: E402
+from graphrec.progress import Progress, Step  # noqa: E402
 from graphrec.stats import reciprocity  # noqa: E402
 
 PREFETCH_BATCHES = 4  # batches drawn ahead of the train step, on tf.data's thread
@@ -463,28 +463,31 @@ def train(
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    uids, src, dst = index_follows(src_uids, dst_uids)
-    n_ids = len(uids)
-    if src.size == 0:
-        raise ValueError("no follows to train on")
-    known = known_pairs(src, dst, n_ids)  # every positive, held-out ones included
+    with Step("indexing the follows", silent):
+        uids, src, dst = index_follows(src_uids, dst_uids)
+        n_ids = len(uids)
+        if src.size == 0:
+            raise ValueError("no follows to train on")
+        known = known_pairs(src, dst, n_ids)  # every positive, held-out ones included
 
-    if holdout:
-        split = leave_one_out_split(src, dst, n_ids, seed=config.seed)
-        train_src, train_dst = split.train_src, split.train_dst
-        np.savez(
-            model_dir / artifacts.HOLDOUT,
-            users=uids[split.test_users],
-            items=uids[split.test_items],
-            seed=np.int64(config.seed),
+    with Step("holding out test and validation follows", silent):
+        if holdout:
+            split = leave_one_out_split(src, dst, n_ids, seed=config.seed)
+            train_src, train_dst = split.train_src, split.train_dst
+            np.savez(
+                model_dir / artifacts.HOLDOUT,
+                users=uids[split.test_users],
+                items=uids[split.test_items],
+                seed=np.int64(config.seed),
+            )
+            del split
+        else:
+            train_src, train_dst = src, dst
+            (model_dir / artifacts.HOLDOUT).unlink(missing_ok=True)
+
+        fit_users, fit_items, val_users, val_items = validation_split(
+            train_src, train_dst, n_ids, config.validation_fraction, config.seed
         )
-    else:
-        train_src, train_dst = src, dst
-        (model_dir / artifacts.HOLDOUT).unlink(missing_ok=True)
-
-    fit_users, fit_items, val_users, val_items = validation_split(
-        train_src, train_dst, n_ids, config.validation_fraction, config.seed
-    )
     mutual = reciprocity(train_src, train_dst)
     if config.tie == "auto":
         config = dataclasses.replace(config, tie=auto_tie(mutual))
@@ -505,7 +508,10 @@ def train(
         else (None, 1.0)
     )
     followers = np.bincount(fit_items, minlength=n_ids)
-    probe = RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
+    with Step("choosing the validation users ranked after each epoch", silent or not n_val):
+        probe = (
+            RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
+        )
     data = _Data(
         fit_users,
         fit_items,
@@ -536,8 +542,6 @@ def train(
         weights[INDEX_PROJECTION] = projection
     mf_figures = None
     if config.mf and n_val:
-        if not silent:
-            sys.stderr.write("fitting the dot-product MF the ranker reads (implicit ALS) ...\n")
         weights[MF_USER], weights[MF_ITEM], mf_figures = choose_als(
             fit_users,
             fit_items,
@@ -546,6 +550,7 @@ def train(
             n_ids,
             config.seed,
             max_params=config.search_max_params,
+            silent=silent,
         )
     figures = {
         "examples": int(total_examples),
