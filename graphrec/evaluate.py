@@ -29,6 +29,7 @@ from graphrec.progress import Progress
 
 DEFAULT_USERS = 2000
 DEFAULT_SEED = 42
+SCORE_CELLS = 1 << 23  # (users x accounts) scores held at once by a dense method: 64 MB
 
 
 # --------------------------------------------------------------------------- data and split
@@ -151,7 +152,12 @@ class Recommender(Protocol):
 
 
 class DenseScoreRecommender:
-    """Base for methods that can score every account for a batch of users."""
+    """Base for methods that can score every account for a batch of users.
+
+    A batch is at most ``batch_users`` users, and fewer on large graphs: its dense scores
+    (and their working copies) stay within ``SCORE_CELLS`` cells, so memory does not grow with
+    the number of accounts.
+    """
 
     name = "dense"
     batch_users = 256
@@ -161,14 +167,19 @@ class DenseScoreRecommender:
         self.split = split
         self.train = split.train_matrix
 
+    @property
+    def batch(self) -> int:
+        """Users scored at once."""
+        return max(1, min(self.batch_users, SCORE_CELLS // max(self.split.n_ids, 1)))
+
     def scores(self, users: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def top_k(self, users: np.ndarray, k: int) -> np.ndarray:
         users = np.asarray(users, np.int64)
         out = np.full((users.size, k), -1, np.int64)
-        for start in range(0, users.size, self.batch_users):
-            batch = users[start : start + self.batch_users]
+        for start in range(0, users.size, self.batch):
+            batch = users[start : start + self.batch]
             scores = np.asarray(self.scores(batch), np.float64)
             rows = self.train[batch]
             scores[np.repeat(np.arange(batch.size), np.diff(rows.indptr)), rows.indices] = -np.inf
@@ -186,8 +197,8 @@ class DenseScoreRecommender:
         users = np.asarray(users, np.int64)
         items = np.asarray(items, np.int64)
         out = np.empty(items.shape, np.float64)
-        for start in range(0, users.size, self.batch_users):
-            sl = slice(start, start + self.batch_users)
+        for start in range(0, users.size, self.batch):
+            sl = slice(start, start + self.batch)
             scores = self.scores(users[sl])
             out[sl] = np.take_along_axis(np.asarray(scores), items[sl], axis=1)
         return out

@@ -110,6 +110,21 @@ def test_top_k_contract(make, clique_split):
     assert scores.shape == (16, 16)
 
 
+def test_large_graphs_score_fewer_users_at_once_with_the_same_results(monkeypatch):
+    src, dst = community_follows(communities=4, size=25, follows=6)
+    uids, s, d = ev.index_follows(src, dst)
+    split = ev.leave_one_out_split(s, d, len(uids), seed=1)
+    users = np.arange(len(uids))
+    items = np.tile(np.arange(len(uids)), (users.size, 1))
+    rec = ev.FriendsOfFriends(split)
+    whole = rec.top_k(users, 20), rec.score_items(users, items)
+    assert rec.batch >= users.size  # one batch
+    monkeypatch.setattr(ev, "SCORE_CELLS", 3 * len(uids))
+    assert rec.batch == 3
+    assert np.array_equal(rec.top_k(users, 20), whole[0])
+    assert np.array_equal(rec.score_items(users, items), whole[1])
+
+
 def test_neumf_beats_popularity_on_communities(tmp_path):
     from graphrec.model.train import train
 
