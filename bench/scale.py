@@ -96,7 +96,9 @@ def store_mb() -> float:
     return round(disk_usage(path) / 2**20, 1)
 
 
-def one_size(millions: float, args: argparse.Namespace, work: Path) -> dict:
+def one_size(millions: float, args: argparse.Namespace, work: Path, done: list[dict]) -> dict:
+    """Every stage at one size; ``done``: the sizes before it, written again with this
+    size's stages so far after each stage (a run stopped by hand keeps them)."""
     users = max(200, round(millions * USERS_PER_MILLION))
     csv = work / f"follows-{millions:g}M.csv"
     model = work / f"model-{millions:g}M"
@@ -112,6 +114,7 @@ def one_size(millions: float, args: argparse.Namespace, work: Path) -> dict:
             **neo4j_memory(),
             "store_mb": store_mb(),
         }
+        write([*done, row], args)
         return data
 
     try:
@@ -155,6 +158,11 @@ def one_size(millions: float, args: argparse.Namespace, work: Path) -> dict:
             )
         }
         row["train"]["process"] = trained.get("process")
+        row["train"]["mf_seconds"] = (trained.get("mf") or {}).get("seconds")
+        row["train"]["evaluate_methods"] = {  # where the end-of-train evaluation spends
+            name: {k: f.get(k) for k in ("tune_seconds", "fit_seconds", "seconds")}
+            for name, f in (trained.get("metrics") or {}).items()
+        }
         embedded = stage("embed", ["embed", "--model-dir", str(model)])
         row["embed"] = {k: embedded.get(k) for k in ("written", "write_seconds", "index_seconds")}
         stage(
@@ -336,6 +344,11 @@ def main() -> None:
         "--keep-last", action="store_true", help="keep the largest size's model (in --work)"
     )
     parser.add_argument("--work", type=Path, help="working folder [default: a temporary one]")
+    parser.add_argument(
+        "--add",
+        action="store_true",
+        help="keep the other sizes already in the results file (a size at a time)",
+    )
     parser.add_argument("--warm-latency", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warm_latency:  # the recommend_warm stage, in a process of its own
@@ -349,12 +362,20 @@ def main() -> None:
     sizes = [float(s) for s in args.sizes.split(",")]
     args.last = sizes[-1]
     rows = []
+    previous = RESULTS / f"{args.out}.json"
+    if args.add and previous.exists():
+        rows = [
+            r
+            for r in json.loads(previous.read_text())["sizes"]
+            if r["target_millions"] not in sizes
+        ]
     with tempfile.TemporaryDirectory(prefix="graphrec-scale-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         for millions in sizes:
-            row = one_size(millions, args, work)
+            row = one_size(millions, args, work, rows)
             rows.append(row)
+            rows.sort(key=lambda r: r["target_millions"])
             write(rows, args)  # after every size: a long run stopped later keeps the rest
             if "failed" in row:
                 print(f"{millions:g}M stopped: {row['failed']}", file=sys.stderr)
