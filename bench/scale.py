@@ -291,7 +291,11 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(13, 5))
     for name in STAGES:
-        pts = [(r["follows"], r["stages"][name]) for r in rows if name in r.get("stages", {})]
+        pts = [
+            (r["follows"], r["stages"][name])
+            for r in rows
+            if name in r["stages"] and "follows" in r
+        ]
         if not pts:
             continue
         xs = [f for f, _ in pts]
