@@ -172,16 +172,50 @@ def run_in_transactions(
     driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
 ) -> neo4j.ResultSummary:
     """Run a ``CALL {...} IN TRANSACTIONS`` statement, which needs an auto-commit session."""
-    with driver.session(database=database) as session:
-        return session.run(query(name), params).consume()
+    try:
+        with driver.session(database=database) as session:
+            return session.run(query(name), params).consume()
+    except neo4j_errors.ServiceUnavailable as e:
+        raise GraphUnavailable(f"lost the connection to Neo4j while running {name}: {e}") from e
+    except neo4j_errors.Neo4jError as e:
+        raise GraphrecError(f"Neo4j failed running {name}: {e.message}") from e
+
+
+def delete_in_pages(
+    driver: neo4j.Driver,
+    name: str,
+    database: str | None = None,
+    batch_size: int = 10_000,
+    progress: Progress | None = None,
+) -> int:
+    """Run the page statement ``name`` (it deletes up to ``$batch_size`` things and returns
+    ``deleted``), one transaction each, until a page deletes nothing; returns the total."""
+    total = 0
+    while True:
+        records = _run(
+            driver, name, neo4j.RoutingControl.WRITE, database, {"batch_size": batch_size}
+        ).records
+        deleted = int(records[0]["deleted"])
+        if not deleted:
+            return total
+        total += deleted
+        if progress is not None:
+            progress.update(deleted)
 
 
 def reset_graph(
-    driver: neo4j.Driver, database: str | None = None, batch_size: int = 10_000
+    driver: neo4j.Driver,
+    database: str | None = None,
+    batch_size: int = 10_000,
+    silent: bool = True,
 ) -> None:
     """Delete every node, relationship, index and constraint graphrec created."""
-    run_in_transactions(driver, "delete_relationships_batch", database, batch_size=batch_size)
-    run_in_transactions(driver, "delete_graph_batch", database, batch_size=batch_size)
+    for name, label in (
+        ("delete_relationships_page", "relationships"),
+        ("delete_nodes_page", "nodes"),
+    ):
+        with Progress(f"deleting {label}", unit=label, silent=silent) as progress:
+            delete_in_pages(driver, name, database, batch_size, progress)
     write(driver, "drop_index", database, name=VECTOR_INDEX)
     write(driver, "drop_constraint", database, name="user_uid")
 

@@ -189,7 +189,7 @@ def reset(app: App, yes: bool, as_json: bool) -> None:
             abort=True,
             err=True,
         )
-    store.reset_graph(app.driver, app.database)
+    store.reset_graph(app.driver, app.database, silent=as_json)
     render({"deleted_users": before["users"], "deleted_follows": before["follows"]}, as_json)
 
 
