@@ -70,7 +70,11 @@ def run_stage(args: list[str], log: Path) -> tuple[dict, float, float]:
     if proc.returncode != 0:
         tail = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
         raise StageFailed(f"exit {proc.returncode}: {(tail or [''])[-1][:300]}")
-    return json.loads(text) if text.strip() else {}, seconds, usage.ru_maxrss / 1024
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as e:
+        raise StageFailed(f"not JSON on stdout ({e}): {text[:300]!r}") from None
+    return data, seconds, usage.ru_maxrss / 1024
 
 
 def neo4j_memory() -> dict:
