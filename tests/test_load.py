@@ -191,3 +191,33 @@ def test_bulk_import_into_an_empty_database(graph, tmp_path, settings, neo4j_ser
     again = loader.load_follows(graph, follows, silent=True)
     assert again["follows_created"] == 0 and again["users_created"] == 0
     assert not list(neo4j_server.import_dir.glob("graphrec-bulk-*"))
+
+
+def test_reset_deletes_everything_a_page_at_a_time(graph, tmp_path):
+    follows = clean(read_follows(_follows_file(tmp_path, users=120)))
+    loader.load_follows(graph, follows, silent=True)
+    graph.execute_query(
+        "MATCH (a:User), (b:User) WITH a, b LIMIT 3 CREATE (a)-[:BLOCKS]->(b), (a)-[:HELDOUT]->(b)"
+    )
+    store.refresh_popular(graph)
+    relationships = graph.execute_query("MATCH ()-[r]->() RETURN count(r) AS n").records[0]["n"]
+    assert relationships == len(follows) + 6
+
+    pages = []
+    deleted = store.delete_in_pages(
+        graph, "delete_relationships_page", batch_size=50, progress=_Counter(pages)
+    )
+    assert deleted == relationships
+    assert all(0 < n <= 50 for n in pages) and len(pages) == -(-relationships // 50)
+    store.reset_graph(graph, batch_size=7)
+    assert graph.execute_query("MATCH (n) RETURN count(n) AS n").records[0]["n"] == 0
+
+
+class _Counter:
+    """Stands in for a Progress: records each update."""
+
+    def __init__(self, updates: list[int]) -> None:
+        self.updates = updates
+
+    def update(self, n: int = 1) -> None:
+        self.updates.append(n)
