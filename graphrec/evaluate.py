@@ -85,9 +85,14 @@ class Split:
 def leave_one_out_split(
     src: np.ndarray, dst: np.ndarray, n_ids: int, seed: int = DEFAULT_SEED, min_follows: int = 3
 ) -> Split:
-    """Hold out one random follow of every user with at least ``min_follows`` follows."""
-    src = np.asarray(src, np.int64)
-    dst = np.asarray(dst, np.int64)
+    """Hold out one random follow of every user with at least ``min_follows`` follows.
+
+    The split keeps the integer type of ``src`` and ``dst`` (training passes int32 indices).
+    """
+    src = np.asarray(src)
+    dst = np.asarray(dst)
+    if not np.issubdtype(src.dtype, np.integer) or src.dtype != dst.dtype:
+        src, dst = src.astype(np.int64), dst.astype(np.int64)
     rng = np.random.default_rng(seed)
     order = np.lexsort((rng.random(src.size), src))  # users in order, follows shuffled within
     s = src[order]

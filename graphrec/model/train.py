@@ -468,6 +468,8 @@ def train(
         n_ids = len(uids)
         if src.size == 0:
             raise ValueError("no follows to train on")
+        if n_ids < 2**31:  # half the memory for every copy of the follows below
+            src, dst = src.astype(np.int32), dst.astype(np.int32)
         known = known_pairs(src, dst, n_ids)  # every positive, held-out ones included
 
     with Step("holding out test and validation follows", silent):
@@ -593,4 +595,7 @@ def train(
     model.save(model_dir / artifacts.KERAS_MODEL)
     _save_curves(history, model_dir / artifacts.CURVES)
     artifacts.write_json(model_dir / artifacts.META, meta)  # last: marks the dir complete
+    # the caller evaluates next, in the same process: give back what the models held
+    del model, winner, data, weights
+    keras.backend.clear_session(free_memory=True)
     return {**figures, "version": meta["version"], "model_dir": str(model_dir)}
