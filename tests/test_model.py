@@ -529,6 +529,15 @@ def test_search_keeps_the_rung_the_validation_estimate_prefers(tmp_path, monkeyp
         return {2: 0.1, 8: 0.9, 4: 0.5}[model.get_layer("gmf_user").output_dim]
 
     monkeypatch.setattr(train_module.RankingProbe, "hit_rate", estimate)
+    dropped = []
+    drop = train_module._Run.drop_model
+
+    def record_drop(run):
+        dropped.append(run.config.latent_dim)
+        drop(run)
+        assert run.model is None and run.best_weights is None
+
+    monkeypatch.setattr(train_module._Run, "drop_model", record_drop)
     src, dst = community_follows(communities=2, size=12, follows=6)
     config = NeuMFConfig(
         epochs=3,
@@ -543,6 +552,7 @@ def test_search_keeps_the_rung_the_validation_estimate_prefers(tmp_path, monkeyp
     assert rows[8]["epochs"] == 3 and rows[2]["epochs"] == 1  # halved after round one
     assert (figures["latent_dim"], figures["learning_rate"]) == (8, 0.003)
     assert figures["search_epochs"] == 1 + 1
+    assert sorted(dropped) == [2, 4]  # the rungs out of the search gave their models back
     scorer = NumpyScorer.load(tmp_path)
     assert scorer.config.latent_dim == 8 and scorer.config.learning_rate == 0.003
     # 8 + the last MLP layer is wider than the index: what is indexed is projected

@@ -289,13 +289,16 @@ class _Run:
     """One configuration in training: its model, its epochs so far and its best one."""
 
     config: NeuMFConfig
-    model: keras.Model
+    model: keras.Model | None
     history: list[dict] = field(default_factory=list)
     best: float = -np.inf
     best_weights: list | None = None
     best_epoch: int = 1
     waited: int = 0
     stopped: bool = False
+
+    def drop_model(self) -> None:
+        self.model, self.best_weights = None, None
 
     @property
     def best_val_hr(self) -> float:
@@ -309,6 +312,7 @@ class _Run:
 def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silent: bool) -> None:
     """Train ``run`` on until epoch ``until`` (or until its patience runs out)."""
     config, model = run.config, run.model
+    assert model is not None, "a run out of the search trains no more"
     while not run.stopped and len(run.history) < until:
         epoch = len(run.history) + 1
         n_examples = data.fit_users.size * (1 + config.negatives)
@@ -410,6 +414,8 @@ def _search(config: NeuMFConfig, data: _Data, silent: bool) -> tuple[_Run, list[
             for run in alive:
                 _epochs(run, data, until, progress, silent)
             alive.sort(key=lambda r: -r.best_val_hr)
+            for run in alive[max(1, len(alive) // 2) :]:
+                run.drop_model()  # out of the search: its figures stay, its memory goes
             alive = alive[: max(1, len(alive) // 2)]
         winner = alive[0]
         _epochs(winner, data, config.epochs, progress, silent)
@@ -529,6 +535,7 @@ def train(
 
     winner, search, every_epoch = _search(config, data, silent)
     model, history, best_epoch = winner.model, winner.history, winner.best_epoch
+    assert model is not None
     config = winner.config
     if winner.best_weights is not None:
         model.set_weights(winner.best_weights)
