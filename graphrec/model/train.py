@@ -549,6 +549,12 @@ def train(
     )
     if projection is not None:
         weights[INDEX_PROJECTION] = projection
+    model.save(model_dir / artifacts.KERAS_MODEL)
+    # what comes next (ALS, then the caller's evaluation) needs the numpy weights only: give
+    # back what the Keras models and the search held
+    by_ranking = data.by_ranking
+    del model, winner, data
+    keras.backend.clear_session(free_memory=True)
     mf_figures = None
     if config.mf and n_val:
         weights[MF_USER], weights[MF_ITEM], mf_figures = choose_als(
@@ -574,7 +580,7 @@ def train(
         "batch_size": batch_size,
         "best_val_loss": float(history[best_epoch - 1]["val_loss"]),
         "best_val_hr@10": float(history[best_epoch - 1]["val_hr@10"]),
-        "early_stopping": "ranking" if data.by_ranking else "loss",
+        "early_stopping": "ranking" if by_ranking else "loss",
         "held_out": int(src.size - train_src.size),
         "reciprocity": round(mutual, 4),
         "tie": config.tie,
@@ -599,10 +605,6 @@ def train(
         "history": history,
     }
     artifacts.save_weights(model_dir, weights)
-    model.save(model_dir / artifacts.KERAS_MODEL)
     _save_curves(history, model_dir / artifacts.CURVES)
     artifacts.write_json(model_dir / artifacts.META, meta)  # last: marks the dir complete
-    # the caller evaluates next, in the same process: give back what the models held
-    del model, winner, data, weights
-    keras.backend.clear_session(free_memory=True)
     return {**figures, "version": meta["version"], "model_dir": str(model_dir)}
