@@ -24,12 +24,11 @@ import scipy.sparse as sp
 
 from graphrec.model.sampling import KnownPairs, known_pairs, sample_negatives
 from graphrec.model.scorer import NumpyScorer
-from graphrec.numeric import unique_sorted
+from graphrec.numeric import unique_sorted, users_per_batch
 from graphrec.progress import Progress
 
 DEFAULT_USERS = 2000
 DEFAULT_SEED = 42
-SCORE_CELLS = 1 << 23  # (users x accounts) scores held at once by a dense method: 64 MB
 
 
 # --------------------------------------------------------------------------- data and split
@@ -160,8 +159,8 @@ class DenseScoreRecommender:
     """Base for methods that can score every account for a batch of users.
 
     A batch is at most ``batch_users`` users, and fewer on large graphs: its dense scores
-    (and their working copies) stay within ``SCORE_CELLS`` cells, so memory does not grow with
-    the number of accounts.
+    (and their working copies) stay within a fixed number of cells, so memory does not grow with
+    the number of accounts (:func:`graphrec.numeric.users_per_batch`).
     """
 
     name = "dense"
@@ -175,7 +174,7 @@ class DenseScoreRecommender:
     @property
     def batch(self) -> int:
         """Users scored at once."""
-        return max(1, min(self.batch_users, SCORE_CELLS // max(self.split.n_ids, 1)))
+        return users_per_batch(self.split.n_ids, self.batch_users)
 
     def scores(self, users: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -19,3 +19,14 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
+
+
+# (users x accounts) scores a full-ranking method holds at once (float64: 64 MB), so its
+# memory stays flat however many accounts the graph has
+SCORE_CELLS = 1 << 23
+
+
+def users_per_batch(n_accounts: int, most: int) -> int:
+    """How many users to score against ``n_accounts`` accounts at once: at most ``most``,
+    and within :data:`SCORE_CELLS`."""
+    return max(1, min(most, SCORE_CELLS // max(n_accounts, 1)))

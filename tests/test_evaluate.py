@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from graphrec import evaluate as ev
+from graphrec import numeric
 from graphrec.cli import cli
 from graphrec.model.artifacts import NeuMFConfig
 from graphrec.model.scorer import NumpyScorer
@@ -119,7 +120,7 @@ def test_large_graphs_score_fewer_users_at_once_with_the_same_results(monkeypatc
     rec = ev.FriendsOfFriends(split)
     whole = rec.top_k(users, 20), rec.score_items(users, items)
     assert rec.batch >= users.size  # one batch
-    monkeypatch.setattr(ev, "SCORE_CELLS", 3 * len(uids))
+    monkeypatch.setattr(numeric, "SCORE_CELLS", 3 * len(uids))
     assert rec.batch == 3
     assert np.array_equal(rec.top_k(users, 20), whole[0])
     assert np.array_equal(rec.score_items(users, items), whole[1])

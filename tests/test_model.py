@@ -607,3 +607,20 @@ def test_mf_hit_rate_ranks_against_every_unfollowed_account():
     assert hit_rate(users, items, np.array([0]), np.array([4]), known, k=1) == 1.0
     assert hit_rate(users, items, np.array([0]), np.array([3]), known, k=1) == 0.0
     assert hit_rate(users, items, np.array([0]), np.array([3]), known, k=2) == 1.0
+
+
+def test_mf_hit_rate_is_the_same_scored_a_few_users_at_a_time(monkeypatch):
+    import scipy.sparse as sp
+
+    from graphrec import numeric
+    from graphrec.model.mf import hit_rate
+
+    rng = np.random.default_rng(3)
+    n = 40
+    factors = rng.normal(size=(n, 4)).astype(np.float32)
+    known = sp.csr_matrix((np.ones(80), (rng.integers(0, n, 80), rng.integers(0, n, 80))), (n, n))
+    users, targets = np.arange(n), rng.integers(0, n, n)
+    whole = hit_rate(factors, factors, users, targets, known, k=5)
+    monkeypatch.setattr(numeric, "SCORE_CELLS", 3 * n)  # three users at a time
+    assert numeric.users_per_batch(n, 256) == 3
+    assert hit_rate(factors, factors, users, targets, known, k=5) == whole

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from graphrec.numeric import users_per_batch
 from graphrec.progress import Progress
 
 # (factors, regularization, alpha): a small grid chosen on validation follows
@@ -79,7 +80,9 @@ def hit_rate(
     chunk: int = 256,
 ) -> float:
     """Exact full-ranking HR@k of ``targets`` for ``users``, skipping the accounts in ``known``
-    (each user's training follows) and the user itself."""
+    (each user's training follows) and the user itself. At most ``chunk`` users are scored at
+    once, fewer on large graphs (:func:`graphrec.numeric.users_per_batch`)."""
+    chunk = users_per_batch(item_factors.shape[0], chunk)
     hits = 0
     for start in range(0, users.size, chunk):
         u, t = users[start : start + chunk], targets[start : start + chunk]
