@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Iterable, Iterator
@@ -66,15 +67,22 @@ def open_driver(settings: Settings) -> neo4j.Driver:
     return driver
 
 
-def _run(driver: neo4j.Driver, name: str, routing, database: str | None, params: dict):
+@contextlib.contextmanager
+def _errors_named(name: str) -> Iterator[None]:
+    """The driver's errors while running the query ``name``, as graphrec's own."""
     try:
-        return driver.execute_query(
-            query(name), parameters_=params, routing_=routing, database_=database
-        )
+        yield
     except neo4j_errors.ServiceUnavailable as e:
         raise GraphUnavailable(f"lost the connection to Neo4j while running {name}: {e}") from e
     except neo4j_errors.Neo4jError as e:
         raise GraphrecError(f"Neo4j failed running {name}: {e.message}") from e
+
+
+def _run(driver: neo4j.Driver, name: str, routing, database: str | None, params: dict):
+    with _errors_named(name):
+        return driver.execute_query(
+            query(name), parameters_=params, routing_=routing, database_=database
+        )
 
 
 def read(
@@ -172,13 +180,8 @@ def run_in_transactions(
     driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
 ) -> neo4j.ResultSummary:
     """Run a ``CALL {...} IN TRANSACTIONS`` statement, which needs an auto-commit session."""
-    try:
-        with driver.session(database=database) as session:
-            return session.run(query(name), params).consume()
-    except neo4j_errors.ServiceUnavailable as e:
-        raise GraphUnavailable(f"lost the connection to Neo4j while running {name}: {e}") from e
-    except neo4j_errors.Neo4jError as e:
-        raise GraphrecError(f"Neo4j failed running {name}: {e.message}") from e
+    with _errors_named(name), driver.session(database=database) as session:
+        return session.run(query(name), params).consume()
 
 
 def delete_in_pages(

@@ -442,11 +442,22 @@ def test_train_from_csv_without_active_users_skips_evaluation(cli_env, tmp_path)
 
 def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
     csv = tmp_path / "follows.csv"
-    src, dst = community_follows(communities=3, size=30, follows=6)
+    src, dst = community_follows(communities=2, size=20, follows=5)
     csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
+    model_dir = str(tmp_path / "m")
     result = CliRunner().invoke(
         cli,
-        ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(tmp_path / "m")],
+        [
+            "train",
+            "--from-csv",
+            str(csv),
+            "--epochs",
+            "1",
+            "--latent-dim",
+            "4",
+            "--model-dir",
+            model_dir,
+        ],
         env=cli_env,
         catch_exceptions=False,
     )
