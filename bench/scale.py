@@ -16,7 +16,7 @@ stage's time and memory against the follows, and a log-log plot (scale.png). `tr
 at the defaults except `--epochs` (the bench default keeps a run within an hour or so; the
 time per epoch is what grows with the graph).
 
-    .venv/bin/python bench/scale.py [--sizes 0.1,1,3,10,30] [--epochs 3] [--quick]
+    .venv/bin/python bench/scale.py [--sizes 0.1,1,3,10,30] [--epochs 3] [--quick] [--add]
 """
 
 from __future__ import annotations
