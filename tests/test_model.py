@@ -440,28 +440,24 @@ def test_train_from_csv_without_active_users_skips_evaluation(cli_env, tmp_path)
     assert NumpyScorer.load(model_dir).uids.tolist() == list(range(31))
 
 
-def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
+def _train_from_csv(cli_env, tmp_path, src, dst, *options: str):
+    """`graphrec train --from-csv` on these follows for one epoch: (result, model dir)."""
     csv = tmp_path / "follows.csv"
-    src, dst = community_follows(communities=2, size=20, follows=5)
     csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
-    model_dir = str(tmp_path / "m")
+    model_dir = tmp_path / "m"
     result = CliRunner().invoke(
         cli,
-        [
-            "train",
-            "--from-csv",
-            str(csv),
-            "--epochs",
-            "1",
-            "--latent-dim",
-            "4",
-            "--model-dir",
-            model_dir,
-        ],
+        ["train", "--from-csv", str(csv), "--epochs", "1", "--model-dir", str(model_dir), *options],
         env=cli_env,
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
+    return result, model_dir
+
+
+def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
+    src, dst = community_follows(communities=2, size=20, follows=5)
+    result, _ = _train_from_csv(cli_env, tmp_path, src, dst, "--latent-dim", "4")
     phases = [
         "indexing the follows ...",
         "indexing the follows: done in",
@@ -476,33 +472,9 @@ def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
 
 
 def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
-    csv = tmp_path / "follows.csv"
     src, dst = community_follows(communities=2, size=10, follows=4)
-    csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
-    model_dir = tmp_path / "m"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--from-csv",
-            str(csv),
-            "--epochs",
-            "1",
-            "--model-dir",
-            str(model_dir),
-            "--latent-dim",
-            "4",
-            "--tie",
-            "gmf",
-            "--pretrain-epochs",
-            "1",
-            "--no-holdout",
-            "--json",
-        ],
-        env=cli_env,
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
+    options = ["--latent-dim", "4", "--tie", "gmf", "--pretrain-epochs", "1", "--no-holdout"]
+    _, model_dir = _train_from_csv(cli_env, tmp_path, src, dst, *options, "--json")
     scorer = NumpyScorer.load(model_dir)
     config = scorer.config
     assert (config.latent_dim, config.tie, config.pretrain_epochs) == (4, "gmf", 1)
