@@ -47,6 +47,7 @@ from graphrec.evaluate import (
     ranking_metrics,
 )
 from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.sampling import pair_keys
 from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
 
@@ -342,7 +343,7 @@ def _hold_out(
         pick = np.sort(np.random.default_rng(seed).choice(users.size, max_users, replace=False))
         users, items = users[pick], items[pick]
     n = train.n_ids
-    keys = np.setdiff1d(train.train_src * n + train.train_dst, users * n + items)
+    keys = np.setdiff1d(pair_keys(train.train_src, train.train_dst, n), pair_keys(users, items, n))
     return Split(n, keys // n, keys % n, users, items)
 
 

@@ -219,6 +219,18 @@ def test_validation_split_holds_out_training_follows_only():
     assert not set((split.test_users * n + split.test_items).tolist()) & (fit_keys | val_keys)
 
 
+def test_validation_split_of_int32_follows_on_a_large_graph():
+    # training passes int32 indices; uid * n_ids overflows int32 when ids pass 46,341
+    n = 100_000
+    src = np.full(6, n - 1, np.int32)
+    dst = np.arange(n - 7, n - 1, dtype=np.int32)
+    empty = np.zeros(0, np.int32)
+    val = bl.validation_split(ev.Split(n, src, dst, empty, empty), seed=1)
+    assert val.test_users.tolist() == [n - 1] and val.test_items[0] in dst
+    assert sorted(val.train_dst.tolist() + val.test_items.tolist()) == dst.tolist()
+    assert (val.train_src == n - 1).all()
+
+
 def test_validation_from_pairs_keeps_training_follows():
     split = random_split(n=30, density=0.3, seed=6)
     train = bl.training_only(split)
