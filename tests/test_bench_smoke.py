@@ -80,6 +80,18 @@ def test_pipeline_benchmark_quick_run(cli_env, tmp_path):
     assert "Ablation" in result.stdout
 
 
+def test_vector_index_benchmark_quick_run(cli_env, tmp_path):
+    out = tmp_path / "vector_index.json"
+    env = {**cli_env, "GRAPHREC_DATASETS": str(DATASETS)}
+    args = ["--quick", "--model-dir", str(tmp_path / "model"), "--out", str(out)]
+    _run(["bench/vector_index.py", *args], env, timeout=600)
+    data = json.loads(out.read_text())
+    assert data["dataset"] == SMALLEST and data["relationships"] > 20_000
+    assert [r["product_setting"] for r in data["runs"]] == [False, True]
+    for run in data["runs"]:
+        assert run["build_seconds"] > 0 and 0.0 < run["recall_at_30"] <= 1.0
+
+
 def test_scale_benchmark_quick_run(tmp_path):
     server = LocalServer(
         home=tmp_path / "server", bolt_port=17787, http_port=17574, heap="1g", pagecache="512m"
