@@ -49,6 +49,7 @@ TRAIN_QUICKLY = (
     "1",
     "--no-holdout",
     "--no-search",
+    "--no-two-tower",
     "--no-write-embeddings",
     "--no-fit-ranker",
 )

@@ -22,6 +22,7 @@ from graphrec.progress import Progress
 from graphrec.settings import Settings
 
 VECTOR_INDEX = "follow_embedding"
+ACCOUNT_INDEX = "account_embedding"  # two-tower account vectors on :User (model/towers.py)
 
 
 @functools.cache
@@ -219,7 +220,8 @@ def reset_graph(
     ):
         with Progress(f"deleting {label}", unit=label, silent=silent) as progress:
             delete_in_pages(driver, name, database, batch_size, progress)
-    write(driver, "drop_index", database, name=VECTOR_INDEX)
+    for index in (VECTOR_INDEX, ACCOUNT_INDEX):
+        write(driver, "drop_index", database, name=index)
     write(driver, "drop_constraint", database, name="user_uid")
 
 

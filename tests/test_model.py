@@ -134,7 +134,16 @@ def test_trained_artifacts_agree(trained):
     expected_keys = {"uids", "gmf_user", "gmf_item", "mlp_user", "mlp_item", "out_kernel"}
     expected_keys |= {"out_bias"} | {f"mlp_{p}_{i}" for p in ("kernel", "bias") for i in range(4)}
     expected_keys |= {"mf_user", "mf_item"}  # the dot-product MF the ranker reads
+    expected_keys |= {"tt_user", "tt_account", "tt_vectors"}  # the two-tower model
+    expected_keys |= {
+        f"tt_{t}_{p}_{i}"
+        for t in ("consumer", "producer")
+        for p in ("kernel", "bias")
+        for i in range(2)
+    }
     assert set(w) == expected_keys
+    assert scorer.towers is not None and scorer.towers.vectors.shape == (len(scorer.uids), 64)
+    assert figures["two_tower"]["epochs"] >= 1
     assert w["out_kernel"].shape == (16, 1)
     assert isinstance(w["gmf_user"], np.memmap)  # the per-uid tables are mapped, not read
     assert not scorer.mf_user.flags.owndata and not scorer.mf_user.flags.writeable  # a view

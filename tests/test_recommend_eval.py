@@ -165,7 +165,7 @@ def test_fit_ranker_learns_from_the_models_validation_follows(graph, tmp_path, c
 
 def test_features_are_relative_to_the_users_own_pool():
     from graphrec.recommend.pools import Candidate
-    from graphrec.recommend.rank import F, features
+    from graphrec.recommend.rank import F, ModelScores, features
 
     def pool(scale):
         cands = []
@@ -173,7 +173,7 @@ def test_features_are_relative_to_the_users_own_pool():
             c = Candidate(i, followers=10)
             c.add("followers_of_followees", 10, paths=paths * scale, cofollow=0)
             cands.append(c)
-        return features(cands, np.array([0.1, 0.5, 0.2]), np.array([True, True, True]))
+        return features(cands, ModelScores(np.array([0.1, 0.5, 0.2]), np.ones(3, bool)))
 
     light, heavy = pool(1), pool(100)
     assert np.allclose(light, heavy)  # a heavy user's big counts mean the same as a light's
@@ -199,13 +199,13 @@ def test_features_are_relative_to_the_users_own_pool():
 )
 def test_each_piece_of_pool_evidence_reaches_its_feature(pool, key, feature):
     from graphrec.recommend.pools import Candidate
-    from graphrec.recommend.rank import F, features
+    from graphrec.recommend.rank import F, ModelScores, features
 
     cands = [Candidate(i) for i in range(3)]
     cands[0].add(pool, 5, **{key: 2.0})
     cands[1].add(pool, 5, **{key: 4.0})
     cands[2].add("popular", 5)
-    x = features(cands, np.zeros(3), np.zeros(3, bool))
+    x = features(cands, ModelScores.unknown(3))
     assert x[:, F[feature]].tolist() == [0.5, 1.0, 0.0]
     others = [
         i for name, i in F.items() if name.endswith("_rel") and name not in (feature, "model_rel")
@@ -215,30 +215,34 @@ def test_each_piece_of_pool_evidence_reaches_its_feature(pool, key, feature):
 
 def test_follows_you_features_carry_how_much_the_user_follows_back():
     from graphrec.recommend.pools import Candidate
-    from graphrec.recommend.rank import F, features
+    from graphrec.recommend.rank import F, ModelScores, features
 
     cands = [Candidate(i) for i in range(3)]
     cands[0].add("follows_you", 5, returned=0.8, unreturned=3)
     cands[1].add("follows_you", 5, returned=0.8, unreturned=3)
     cands[1].add("friends_of_friends", 5, paths=1)
     cands[2].add("friends_of_friends", 5, paths=2)
-    x = features(cands, np.zeros(3), np.zeros(3, bool))
+    x = features(cands, ModelScores.unknown(3))
     assert x[:, F["follows_you"]].tolist() == [1.0, 1.0, 0.0]
     assert x[:, F["follows_you_returned"]].tolist() == [0.8, 0.8, 0.0]
     assert x[0, F["follows_you_few"]] == pytest.approx(1 / (1 + np.log1p(3)))
     assert x[2, F["follows_you_few"]] == 0.0
 
 
-def test_mf_features_rank_the_dot_product_among_known_candidates():
+@pytest.mark.parametrize(
+    "part,rel,rank", [("mf", "mf_rel", "mf_rank"), ("towers", "tt_rel", "tt_rank")]
+)
+def test_dot_product_features_rank_among_known_candidates(part, rel, rank):
     from graphrec.recommend.pools import Candidate
-    from graphrec.recommend.rank import F, features
+    from graphrec.recommend.rank import F, ModelScores, features
 
     cands = [Candidate(i) for i in range(3)]
     known = np.array([True, True, False])
-    x = features(cands, np.zeros(3), known, mf=np.array([0.5, 2.0, 9.0]))
-    assert x[:, F["mf_rel"]].tolist() == [-1.5, 0.0, -1.5]  # unknown: the known minimum
-    assert x[1, F["mf_rank"]] == 1.0 and x[2, F["mf_rank"]] < 1.0
-    assert not features(cands, np.zeros(3), known)[:, [F["mf_rel"], F["mf_rank"]]].any()
+    scores = ModelScores(np.zeros(3), known, **{part: np.array([0.5, 2.0, 9.0])})
+    x = features(cands, scores)
+    assert x[:, F[rel]].tolist() == [-1.5, 0.0, -1.5]  # unknown: the known minimum
+    assert x[1, F[rank]] == 1.0 and x[2, F[rank]] < 1.0
+    assert not features(cands, ModelScores(np.zeros(3), known))[:, [F[rel], F[rank]]].any()
 
 
 def test_fit_logistic_finds_the_signal():

@@ -146,6 +146,13 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
     "(off when --latent-dim or --learning-rate is given).",
 )
 @click.option(
+    "--two-tower/--no-two-tower",
+    "two_tower",
+    default=True,
+    show_default=True,
+    help="Also train the two-tower retrieval model behind the two_tower pool.",
+)
+@click.option(
     "--write-embeddings/--no-write-embeddings",
     default=None,
     help="Run `graphrec embed` afterwards [default: on when training from the graph].",
@@ -182,6 +189,7 @@ def train(
     tie,
     eval_users,
     search,
+    two_tower,
     write_embeddings,
     fit_ranker,
     ranker_users,
@@ -214,6 +222,7 @@ def train(
         "tie": tie,
         "pretrain_epochs": pretrain_epochs,
         "latent_dim": latent_dim,
+        "two_tower": two_tower,
     }
     config = dataclasses.replace(
         NeuMFConfig(), **{k: v for k, v in overrides.items() if v is not None}
@@ -237,11 +246,14 @@ def train(
         result["metrics"] = metrics
         result["evaluate_seconds"] = round(time.perf_counter() - evaluate_started, 3)
     if write_embeddings:
+        from graphrec.account_vectors import write_account_vectors
         from graphrec.embed import write_embeddings as write
         from graphrec.model.scorer import NumpyScorer
 
-        result["embeddings"] = write(
-            app.driver, NumpyScorer.load(model_dir), app.database, silent=quiet
+        scorer = NumpyScorer.load(model_dir)
+        result["embeddings"] = write(app.driver, scorer, app.database, silent=quiet)
+        result["account_vectors"] = write_account_vectors(
+            app.driver, scorer, app.database, silent=quiet
         )
     if fit_ranker and write_embeddings:
         from graphrec.recommend.fit import fit_ranker as fit
@@ -385,6 +397,7 @@ def embed(
         graphrec embed --model-dir models/demo
         graphrec embed --status
     """
+    from graphrec.account_vectors import write_account_vectors
     from graphrec.embed import embedding_status, write_embeddings
     from graphrec.model.scorer import NumpyScorer
 
@@ -401,6 +414,9 @@ def embed(
             rebuild_index=rebuild_index,
             full=full,
             wait=wait,
+        )
+        result["account_vectors"] = write_account_vectors(
+            app.driver, scorer, app.database, silent=silent or as_json, wait=wait
         )
         if not wait and result.get("index_state") != "ONLINE" and not (silent or as_json):
             click.echo(

@@ -36,7 +36,18 @@ VALIDATION = "validation.npz"
 METRICS = "metrics.json"
 CURVES = "curves.png"
 TABLES = "tables"
-TABLE_KEYS = ("uids", "gmf_user", "gmf_item", "mlp_user", "mlp_item", "mf_user", "mf_item")
+TABLE_KEYS = (
+    "uids",
+    "gmf_user",
+    "gmf_item",
+    "mlp_user",
+    "mlp_item",
+    "mf_user",
+    "mf_item",
+    "tt_user",  # two-tower tables (model/towers.py)
+    "tt_account",
+    "tt_vectors",
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,8 @@ class NeuMFConfig:
     search_max_params: int = 100_000_000
     # also fit a dot-product MF (implicit ALS, model/mf.py) whose score the ranker reads
     mf: bool = True
+    # also train the two-tower retrieval model (model/two_tower.py) behind the two_tower pool
+    two_tower: bool = True
     # The vector index holds at most this many dimensions: a wider relation embedding is
     # projected onto its principal directions (NumpyScorer.index_embedding).
     index_dim: int = 16

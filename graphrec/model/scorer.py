@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrec.model.artifacts import NeuMFConfig, load_weights, read_meta, require_model_dir
+from graphrec.model.towers import TowerScorer, TwoTowerConfig
 
 EMBEDDING_KEYS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
 INDEX_PROJECTION = "index_projection"
@@ -44,6 +45,11 @@ class NumpyScorer:
         self.mf_user, self.mf_item = (
             None if weights.get(k) is None else np.ascontiguousarray(weights[k], np.float32)
             for k in (MF_USER, MF_ITEM)
+        )
+        self.towers = (
+            TowerScorer(weights, TwoTowerConfig.from_dict(self.meta.get("two_tower", {})))
+            if TowerScorer.present(weights)
+            else None
         )
         projection = weights.get(INDEX_PROJECTION)
         self.index_projection = None if projection is None else np.asarray(projection, np.float32)

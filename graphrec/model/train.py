@@ -38,6 +38,8 @@ from graphrec.model.keras_model import (  # noqa: E402
 from graphrec.model.mf import choose_als  # noqa: E402
 from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs  # noqa: E402
 from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer  # noqa: E402
+from graphrec.model.towers import TwoTowerConfig  # noqa: E402
+from graphrec.model.two_tower import train_two_tower  # noqa: E402
 from graphrec.progress import Progress, Step  # noqa: E402
 from graphrec.stats import reciprocity  # noqa: E402
 
@@ -567,6 +569,18 @@ def train(
             max_params=config.search_max_params,
             silent=silent,
         )
+    towers: dict = {}
+    if config.two_tower and n_val and fit_users.size >= 2:
+        tower_weights, towers = train_two_tower(
+            fit_users,
+            fit_items,
+            val_users,
+            val_items,
+            n_ids,
+            TwoTowerConfig(seed=config.seed),
+            silent=silent,
+        )
+        weights.update(tower_weights)
     figures = {
         "examples": int(total_examples),
         "examples_per_second": round(steady_rate),
@@ -590,6 +604,7 @@ def train(
         "index_dim": config.relation_dim if projection is None else int(projection.shape[1]),
         "search": search,
         "mf": mf_figures,
+        "two_tower": {k: v for k, v in towers.items() if k not in ("config", "history")} or None,
     }
     meta = {
         "version": uuid.uuid4().hex,
@@ -603,6 +618,8 @@ def train(
         "holdout": holdout,
         "figures": figures,
         "history": history,
+        "two_tower": towers.get("config", {}),
+        "two_tower_history": towers.get("history", []),
     }
     artifacts.save_weights(model_dir, weights)
     _save_curves(history, model_dir / artifacts.CURVES)

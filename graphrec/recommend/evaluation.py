@@ -105,11 +105,10 @@ class _Outcomes:
             }
 
         keep("pipeline", *r.rank_candidates(state, pools))
-        logits, known = r._logits(state.uid, (c.uid for c in cands))
-        mf = r._mf(state.uid, [c.uid for c in cands])
+        model_scores = r.model_scores(state.uid, [c.uid for c in cands], pools.user_vector)
         model = {
             pos[c.uid]: float(v)
-            for c, v, k in zip(cands, logits, known, strict=True)
+            for c, v, k in zip(cands, model_scores.logits, model_scores.known, strict=True)
             if k and c.uid in pos
         }
         lists[MODEL_ORDER] = sorted(model, key=lambda i: -model[i])
@@ -126,9 +125,7 @@ class _Outcomes:
             in_pool[pool] = {pos[c.uid] for c in mine}
             rest = _without(cands, pool)
             rows = np.array([by_uid[c.uid] for c in rest], np.int64)
-            order, values = rank.order(
-                rest, logits[rows], known[rows], r.ranker, None if mf is None else mf[rows]
-            )
+            order, values = rank.order(rest, model_scores.rows(rows), r.ranker)
             keep(f"without:{pool}", [rest[i] for i in order], values[order])
         with self._lock:
             self.lists[user], self.scores[user] = lists, scores

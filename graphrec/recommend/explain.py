@@ -23,6 +23,9 @@ def explain(c: Candidate) -> str:
         parts.append(f"follows the same accounts as you: {_uids(e['via'], int(e['n_via']))}")
     if "follows_you" in c.pools:
         parts.append("follows you")
+    if "two_tower" in c.pools:
+        e = c.evidence["two_tower"]
+        parts.append(f"close to your follows in the two-tower model (cosine {e['similarity']:.2f})")
     if "friends_of_friends" in c.pools:
         e = c.evidence["friends_of_friends"]
         n = int(e["paths"])

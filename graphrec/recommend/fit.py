@@ -72,8 +72,8 @@ def candidate_examples(
     """Features of one user's merged pool, labels (1 = target), and whether target is in it."""
     pools = recommender.candidates(user, k)
     cands = list(pools.candidates.values())
-    logits, known = recommender._logits(user.uid, (c.uid for c in cands))
-    x = rank.features(cands, logits, known, recommender._mf(user.uid, [c.uid for c in cands]))
+    scores = recommender.model_scores(user.uid, [c.uid for c in cands], pools.user_vector)
+    x = rank.features(cands, scores)
     y = np.array([c.uid == target for c in cands], dtype=np.float64)
     return x, y, bool(y.any())
 

@@ -3,7 +3,9 @@
 Order (see docs/recommend.md for the reasons):
 
 1. ``similar_relations`` -- vector index over FOLLOWS embeddings (needs a model + embeddings);
-   ``similar_followees``, the accounts those similar followers follow, comes from the same query
+   ``similar_followees``, the accounts those similar followers follow, comes from the same query;
+   ``two_tower`` -- the node vector index over two-tower account vectors, queried with the
+   user's vector (computed from their follows at request time), runs beside it
 2. ``friends_of_friends`` -- accounts my followees follow (followees shared in 1 first)
 3. ``followers_of_followees`` -- co-followers and the accounts they follow
 4. ``follows_you`` -- accounts that follow me and that I do not follow back
@@ -30,6 +32,7 @@ from graphrec.errors import GraphrecError
 POOLS = (
     "similar_relations",
     "similar_followees",
+    "two_tower",
     "friends_of_friends",
     "followers_of_followees",
     "follows_you",
@@ -59,6 +62,10 @@ class PoolConfig:
     max_cofollowers: int = 200  # pool 3: co-followers kept (highest shared count)
     # pool 1's second rule: also propose the accounts the similar followers follow
     similar_followees: bool = True
+    two_tower: bool = True  # run the two_tower pool when the model and its index have it
+    # two_tower asks the index for the pool's target plus the user's follows (dropped by the
+    # query), at most this many
+    max_tower_neighbours: int = 1000
     max_my_followers: int = 500  # follows_you: followers of mine read at most
     rounds: int = 0  # extra friends-of-friends rounds from the candidates found
     evidence: int = 5  # uids kept per candidate for the explanation
@@ -159,6 +166,29 @@ def similar_relations(
     if not records:
         return [], []
     return list(records[0]["rows"]), list(records[0]["followees"])
+
+
+def two_tower(
+    driver: neo4j.Driver,
+    database: str | None,
+    uid: int,
+    vector: list[float],
+    n_follows: int,
+    cfg: PoolConfig,
+    limit: int,
+) -> list[dict]:
+    """The accounts nearest to the user's two-tower vector, not followed, not the user."""
+    records = store.read(
+        driver,
+        "pool_two_tower",
+        database,
+        uid=uid,
+        vector=vector,
+        index=store.ACCOUNT_INDEX,
+        neighbours=min(limit + n_follows + 1, cfg.max_tower_neighbours),
+        limit=limit,
+    )
+    return _rows(records)
 
 
 def follows_you(
@@ -262,6 +292,7 @@ class PoolResult:
     shared: list[int]  # my followees that pool 1 found shared with similar relations
     ran: list[str]  # pools that ran, in order
     cold_start: bool = False
+    user_vector: Any = None  # the user's two-tower vector (numpy), when the model has one
 
 
 @dataclass
@@ -293,6 +324,16 @@ def _settle(future: Future) -> None:
     """Cancel ``future``, or wait until it ends (its error no longer matters)."""
     if not future.cancel():
         future.exception()
+
+
+def _abandon(side: EarlyPools | None, mine: Future | None, towers: Future | None) -> None:
+    """After a pool failed: no other query of the request outlives it."""
+    if side is not None:
+        side.discard()
+    elif mine is not None:
+        _settle(mine)
+    if towers is not None:
+        _settle(towers)
 
 
 def _side_by_side(
@@ -332,12 +373,14 @@ def gather(
     excluded: set[int] | frozenset[int] = frozenset(),
     use_vectors: bool = True,
     early: EarlyPools | None = None,
+    user_vector: list[float] | None = None,
 ) -> PoolResult:
     """Run the pools in fallback order for one user and merge what they propose.
 
     ``ranked_follows``: the user's follows in the order pool 1 should use them (highest model
     score first); ``excluded``: uids never to propose (blocked, --exclude); ``early``: pools 2,
-    3 and follows_you already started by ``start_early``.
+    3 and follows_you already started by ``start_early``; ``user_vector``: the user's
+    two-tower vector (None: no two_tower pool).
     """
     target = cfg.target(k)
     followed = set(follows)
@@ -385,6 +428,11 @@ def gather(
 
     ranked = ranked_follows or follows
     shared: list[int] = []
+    towers = (
+        _executor().submit(two_tower, driver, database, uid, user_vector, len(follows), cfg, target)
+        if user_vector is not None and cfg.two_tower
+        else None
+    )
     # A light user's pools 2 and 3 expand from *all* of their followees, so the order pool 1
     # would give them changes nothing: they read the follows themselves (perhaps started before
     # the caller had them, see start_early) and run beside pool 1, each query on its own
@@ -395,10 +443,7 @@ def gather(
         try:
             rows, followees = similar_relations(driver, database, uid, ranked, cfg, target)
         except BaseException:
-            if side is not None:
-                side.discard()
-            elif mine is not None:
-                _settle(mine)
+            _abandon(side, mine, towers)
             raise
         ran.append("similar_relations")
         take("similar_relations", rows)
@@ -406,6 +451,14 @@ def gather(
             ran.append("similar_followees")
             take("similar_followees", followees)
         shared = _prioritise((b for row in rows for b in row["via"]), ())
+    if towers is not None:
+        try:
+            rows = towers.result()
+        except BaseException:
+            _abandon(side, mine, None)
+            raise
+        ran.append("two_tower")
+        take("two_tower", rows)
     # A heavy user's pools 2 and 3 start from the followees pool 1 found shared, then the rest
     # by model score; in exhaustive mode both run whatever the first finds, so side by side.
     via = _prioritise(shared, ranked)

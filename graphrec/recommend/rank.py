@@ -27,6 +27,8 @@ FEATURES = (
     "model_known",  # 1 when the model knows both uids
     "mf_rel",  # dot-product MF score minus the best in the pool (model/mf.py; 0 without it)
     "mf_rank",  # rank percentile of the MF score
+    "tt_rel",  # two-tower score (user vector . account vector) minus the pool's best
+    "tt_rank",  # rank percentile of the two-tower score
     "sim_rel",  # similar relations leading to the candidate / the pool's most (pool 1)
     "sim_shared_rel",  # my followees it also follows, seen by pool 1 / the pool's most
     "simf_rel",  # similar relations behind the similar followers who follow it / the most
@@ -86,11 +88,46 @@ def _rank_percentile(v: np.ndarray) -> np.ndarray:
     return 1.0 - order / v.size
 
 
-def features(
-    cands: list[Candidate], logits: np.ndarray, known: np.ndarray, mf: np.ndarray | None = None
-) -> np.ndarray:
-    """The (n, len(FEATURES)) float64 feature matrix of one user's candidates; ``mf``: their
-    dot-product MF scores, where the model has them (read where ``known``)."""
+@dataclass(frozen=True)
+class ModelScores:
+    """What the models say about one user's candidates, in candidate order.
+
+    ``logits``: NeuMF's, read where ``known`` (the model knows both uids); ``mf``: the
+    dot-product MF scores and ``towers`` the two-tower scores, read where ``known``, None when
+    the model has no such part.
+    """
+
+    logits: np.ndarray
+    known: np.ndarray
+    mf: np.ndarray | None = None
+    towers: np.ndarray | None = None
+
+    @classmethod
+    def unknown(cls, n: int) -> ModelScores:
+        return cls(np.zeros(n), np.zeros(n, dtype=bool))
+
+    def rows(self, idx: np.ndarray) -> ModelScores:
+        return ModelScores(
+            self.logits[idx],
+            self.known[idx],
+            None if self.mf is None else self.mf[idx],
+            None if self.towers is None else self.towers[idx],
+        )
+
+
+def _relative_and_rank(
+    x: np.ndarray, known: np.ndarray, rel: str, rank: str, v: np.ndarray
+) -> None:
+    """x[:, rel] = v minus its best, x[:, rank] = its rank percentile; where the model does not
+    know a candidate, it counts as the worst known one."""
+    if known.any():
+        v = np.where(known, v, v[known].min())
+        x[:, F[rel]] = v - v.max()
+        x[:, F[rank]] = _rank_percentile(v)
+
+
+def features(cands: list[Candidate], scores: ModelScores) -> np.ndarray:
+    """The (n, len(FEATURES)) float64 feature matrix of one user's candidates."""
     n = len(cands)
     x = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if n == 0:
@@ -126,15 +163,13 @@ def features(
     x[:, F["follows_you_few"]] = fy / (1.0 + np.log1p(unreturned))
     x[:, F["popularity"]] = np.log1p([c.followers for c in cands])
     x[:, F["n_pools"]] = [len([p for p in c.pools if p != "popular"]) for c in cands]
-    if known.any():
-        logit = np.where(known, logits, logits[known].min())
-        x[:, F["model_rel"]] = logit - logit.max()
-        x[:, F["model_rank"]] = _rank_percentile(logit)
+    known = scores.known
+    _relative_and_rank(x, known, "model_rel", "model_rank", scores.logits)
     x[:, F["model_known"]] = known.astype(np.float64)
-    if mf is not None and known.any():
-        score = np.where(known, mf, mf[known].min())
-        x[:, F["mf_rel"]] = score - score.max()
-        x[:, F["mf_rank"]] = _rank_percentile(score)
+    if scores.mf is not None:
+        _relative_and_rank(x, known, "mf_rel", "mf_rank", scores.mf)
+    if scores.towers is not None:
+        _relative_and_rank(x, known, "tt_rel", "tt_rank", scores.towers)
     return x
 
 
@@ -234,19 +269,16 @@ def fit_logistic(
 
 
 def order(
-    cands: list[Candidate],
-    logits: np.ndarray,
-    known: np.ndarray,
-    ranker: Ranker | None,
-    mf: np.ndarray | None = None,
+    cands: list[Candidate], scores: ModelScores, ranker: Ranker | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(order of candidates best first, score of each candidate)."""
     if not cands:
         return np.zeros(0, np.int64), np.zeros(0)
-    x = features(cands, logits, known, mf)
+    x = features(cands, scores)
+    logits, known = scores.logits, scores.known
     if ranker is not None:
-        scores = ranker.predict(x)
-        return np.argsort(-scores, kind="stable"), scores
+        ranked = ranker.predict(x)
+        return np.argsort(-ranked, kind="stable"), ranked
     model = np.where(known, 1.0 / (1.0 + np.exp(-logits)), 0.0)
     # NeuMF first; graph evidence (pools, paths) breaks ties and orders unknown-to-model uids.
     evidence = evidence_score(x)

@@ -82,8 +82,7 @@ class Recommender:
                 if ranker is not None and ranker.model_version == self.scorer.version:
                     self.ranker = ranker
         self.popular = PopularCache()
-        self._vectors: bool | None = None
-        self._vectors_checked = 0.0
+        self._indexes: dict[str, tuple[bool | None, float]] = {}
         self._lock = threading.Lock()
 
     # -- what the graph knows -------------------------------------------------------------
@@ -97,23 +96,37 @@ class Recommender:
         )
 
     def vectors_ready(self) -> bool:
-        """Pool 1 needs a model and an ONLINE `follow_embedding` index (re-checked every
-        VECTOR_RECHECK_SECONDS while it is not)."""
+        """Pool 1 needs a model and an ONLINE `follow_embedding` index."""
+        return self.scorer is not None and self._index_online(store.VECTOR_INDEX)
+
+    def towers_ready(self) -> bool:
+        """The two_tower pool needs a model with towers and an ONLINE `account_embedding`."""
+        return (
+            self.scorer is not None
+            and self.scorer.towers is not None
+            and self.config.two_tower
+            and self._index_online(store.ACCOUNT_INDEX)
+        )
+
+    def _index_online(self, name: str) -> bool:
+        """Whether index ``name`` is ONLINE (re-checked every VECTOR_RECHECK_SECONDS while it
+        is not)."""
         with self._lock:
-            stale = time.monotonic() - self._vectors_checked > VECTOR_RECHECK_SECONDS
-            if self._vectors is None or (not self._vectors and stale):
-                self._vectors = self.scorer is not None and any(
-                    r["name"] == store.VECTOR_INDEX and r["state"] == "ONLINE"
+            online, checked = self._indexes.get(name, (None, 0.0))
+            stale = time.monotonic() - checked > VECTOR_RECHECK_SECONDS
+            if online is None or (not online and stale):
+                online = any(
+                    r["name"] == name and r["state"] == "ONLINE"
                     for r in store.read(self.driver, "show_indexes", self.database)
                 )
-                self._vectors_checked = time.monotonic()
-            return self._vectors
+                self._indexes[name] = (online, time.monotonic())
+            return online
 
-    def _vectors_gone(self) -> bool:
-        """After pool 1 failed: is it because the index went away (dropped, rebuilding)?"""
+    def _any_gone(self, names: list[str]) -> bool:
+        """After a vector pool failed: did one of these indexes go away (dropped, rebuilding)?"""
         with self._lock:
-            self._vectors = None
-        return not self.vectors_ready()
+            self._indexes.clear()
+        return not all(self._index_online(name) for name in names)
 
     # -- model ----------------------------------------------------------------------------
 
@@ -132,17 +145,32 @@ class Recommender:
             logits[known] = self.scorer.logits(np.full(idx.shape, user), idx)
         return logits, known
 
-    def _mf(self, uid: int, cands: list[int]) -> np.ndarray | None:
-        """Dot-product MF scores of the candidates (None when the model has no MF); read
-        only where ``_logits`` says the model knows both uids."""
+    def user_vector(self, user: UserState) -> np.ndarray | None:
+        """The user's two-tower vector from their follows as the graph has them now."""
+        towers = self.scorer.towers if self.scorer is not None else None
+        if towers is None:
+            return None
+        assert self.scorer is not None
+        row = self.scorer.index_of(user.uid)
+        follows = self.scorer.index_of(user.follows) if user.follows else np.zeros(0, np.int64)
+        return towers.user_vectors(row, [follows])[0]
+
+    def model_scores(
+        self, uid: int, cands: list[int], user_vector: np.ndarray | None = None
+    ) -> rank.ModelScores:
+        """NeuMF's logits, and the MF and two-tower scores (``user_vector`` given), of the
+        candidates."""
+        logits, known = self._logits(uid, cands)
         scorer = self.scorer
-        if scorer is None or not scorer.has_mf or not cands:
-            return None
+        if scorer is None or not known.any():
+            return rank.ModelScores(logits, known)
         user = int(scorer.index_of(uid)[0])
-        if user < 0:
-            return None
-        items = scorer.index_of(cands)
-        return np.where(items >= 0, scorer.mf_scores(user, np.maximum(items, 0)), 0.0)
+        items = np.maximum(scorer.index_of(cands), 0)
+        mf = scorer.mf_scores(user, items) if scorer.has_mf else None
+        towers = None
+        if scorer.towers is not None and user_vector is not None:
+            towers = scorer.towers.scores(user_vector, items)
+        return rank.ModelScores(logits, known, mf, towers)
 
     def _ranked_follows(self, uid: int, follows: list[int]) -> list[int]:
         """The user's follows, highest model score first (pool 1 uses the first few)."""
@@ -176,14 +204,27 @@ class Recommender:
             self.popular,
             excluded,
         )
-        use_vectors = self.vectors_ready()
+        # the vector scores every candidate for the ranker, whether or not its pool can run
+        vector = self.user_vector(user)
+        as_list = None if vector is None else vector.tolist()
+        use_vectors, use_towers = self.vectors_ready(), self.towers_ready()
+        in_use = [store.VECTOR_INDEX] * use_vectors + [store.ACCOUNT_INDEX] * use_towers
         try:
-            return run(use_vectors=use_vectors, early=early)
+            result = run(
+                use_vectors=use_vectors,
+                early=early,
+                user_vector=as_list if use_towers else None,
+            )
         except GraphrecError:
-            if not (use_vectors and self._vectors_gone()):
+            if not (in_use and self._any_gone(in_use)):
                 raise
-            # the index was dropped under us: answer from pools 2-4 rather than fail
-            return run(use_vectors=False)
+            # an index was dropped under us: answer from the other pools rather than fail
+            result = run(
+                use_vectors=use_vectors and self.vectors_ready(),
+                user_vector=as_list if use_towers and self.towers_ready() else None,
+            )
+        result.user_vector = vector
+        return result
 
     def rank_candidates(
         self, user: UserState, pools: PoolResult
@@ -196,11 +237,10 @@ class Recommender:
             return cands, np.array(
                 [(("follows_you" in c.pools) + c.followers / top) / 2 for c in cands]
             )
-        logits, known = self._logits(user.uid, (c.uid for c in cands))
-        mf = self._mf(user.uid, [c.uid for c in cands])
-        idx, scores = rank.order(cands, logits, known, self.ranker, mf)
+        model = self.model_scores(user.uid, [c.uid for c in cands], pools.user_vector)
+        idx, scores = rank.order(cands, model, self.ranker)
         if self.scorer is None and self.ranker is None:
-            evidence = rank.evidence_score(rank.features(cands, logits, known))
+            evidence = rank.evidence_score(rank.features(cands, model))
             scores = evidence / (1.0 + evidence)
         return [cands[i] for i in idx], scores[idx]
 

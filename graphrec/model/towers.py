@@ -1,0 +1,124 @@
+"""The two-tower retrieval model in numpy: no TensorFlow, on the request path.
+
+    consumer(user) = normalise(MLP([user_id[u], mean(account_id[f] for f in follows(u)),
+                                    log1p(out-degree)]))
+    producer(acct) = normalise(MLP([account_id[a], log1p(in-degree)]))
+    score          = consumer . producer / temperature
+
+Training (two_tower.py, Keras) learns the tables and layers; the account vectors are computed
+once after training and stored in the model (``tt_vectors``) and on the ``:User`` nodes, where
+a node vector index serves the ``two_tower`` pool. The user vector is computed here, at
+request time, from the user's follows *as the graph has them now*: a follow added after
+training moves it at once, without retraining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+USER_TABLE, ACCOUNT_TABLE, VECTORS = "tt_user", "tt_account", "tt_vectors"
+TABLE_KEYS = (USER_TABLE, ACCOUNT_TABLE, VECTORS)
+
+
+@dataclass(frozen=True)
+class TwoTowerConfig:
+    """Sizes and training knobs of the two-tower model (defaults: see two_tower.py)."""
+
+    dim: int = 64  # the L2-normalised output of each tower
+    id_dim: int = 16  # id embedding width (user ids, account ids, the bag of followees)
+    hidden: int = 128  # one ReLU layer in each tower before the output
+    temperature: float = 0.1
+    log_q: bool = True  # subtract log(sampling probability) from each in-batch logit
+    batch_size: int = 512  # in-batch softmax: every other positive of the batch is a negative
+    bag: int = 20  # followees sampled into the bag per training example
+    epochs: int = 10
+    patience: int = 2
+    learning_rate: float = 0.003
+    seed: int = 42
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TwoTowerConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norm, 1e-12)
+
+
+def _mlp(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    for j, (kernel, bias) in enumerate(layers):
+        x = x @ kernel + bias
+        if j < len(layers) - 1:
+            x = np.maximum(x, 0.0)
+    return x
+
+
+def _layers(weights: dict[str, np.ndarray], tower: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    n = sum(1 for k in weights if k.startswith(f"tt_{tower}_kernel_"))
+    return [
+        (
+            np.asarray(weights[f"tt_{tower}_kernel_{j}"], np.float32),
+            np.asarray(weights[f"tt_{tower}_bias_{j}"], np.float32),
+        )
+        for j in range(n)
+    ]
+
+
+class TowerScorer:
+    """User vectors from follows, account vectors from the model, and their scores."""
+
+    def __init__(self, weights: dict[str, np.ndarray], config: TwoTowerConfig) -> None:
+        self.config = config
+        self.user_table = weights[USER_TABLE]
+        self.account_table = weights[ACCOUNT_TABLE]
+        self.vectors = weights[VECTORS]
+        self.consumer = _layers(weights, "consumer")
+        self.producer = _layers(weights, "producer")
+
+    @staticmethod
+    def present(weights: dict[str, np.ndarray]) -> bool:
+        return all(k in weights for k in TABLE_KEYS)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def user_vectors(self, users: np.ndarray, bags: list[np.ndarray]) -> np.ndarray:
+        """(n, dim) unit vectors of ``users[j]`` (-1: unknown to the model) following the
+        account indices ``bags[j]`` (-1: an account the model does not know, left out of the
+        mean but counted in the degree)."""
+        users = np.asarray(users, np.int64)
+        id_dim = self.user_table.shape[1]
+        x = np.zeros((users.size, 2 * id_dim + 1), np.float32)
+        for j, (u, bag) in enumerate(zip(users.tolist(), bags, strict=True)):
+            bag = np.asarray(bag, np.int64)
+            if u >= 0:
+                x[j, :id_dim] = self.user_table[u]
+            known = bag[bag >= 0]
+            if known.size:
+                x[j, id_dim : 2 * id_dim] = self.account_table[np.sort(known)].mean(axis=0)
+            x[j, -1] = np.log1p(bag.size)
+        return normalise(_mlp(x, self.consumer)).astype(np.float32)
+
+    def account_vectors(self, accounts: np.ndarray, in_degree: np.ndarray) -> np.ndarray:
+        """(n, dim) unit vectors of account indices with the given follower counts (what
+        training stores as ``tt_vectors``, recomputed)."""
+        accounts = np.asarray(accounts, np.int64)
+        x = np.concatenate(
+            [
+                np.asarray(self.account_table[accounts], np.float32),
+                np.log1p(np.asarray(in_degree, np.float32))[:, None],
+            ],
+            axis=1,
+        )
+        return normalise(_mlp(x, self.producer)).astype(np.float32)
+
+    def scores(self, user_vector: np.ndarray, accounts: np.ndarray) -> np.ndarray:
+        """Dot products of one user vector with the stored vectors of account indices."""
+        return self.vectors[np.asarray(accounts, np.int64)] @ user_vector
