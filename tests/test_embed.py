@@ -152,9 +152,14 @@ def test_embed_cli_json_and_status(graph, models, cli_env):
     data = json.loads(result.stdout)
     assert data["written"] == src.size and data["dims"] == 16
     assert data["index_rebuilt"] is True  # the default: drop, write, build once
+    # the two-tower account vectors: one per user, and their node index
+    assert data["accounts_written"] == 40 and data["account_index_state"] == "ONLINE"
     status = runner.invoke(cli, [*args, "--status", "--json"], env=cli_env, catch_exceptions=False)
     assert json.loads(status.stdout)["status"] == "fresh"
     assert json.loads(status.stdout)["index_state"] == "ONLINE"
+    assert json.loads(status.stdout)["account_index_state"] == "ONLINE"
+    table = runner.invoke(cli, args, env=cli_env, catch_exceptions=False)
+    assert "accounts_written" in table.stdout and "{" not in table.stdout  # flat, readable
     kept = runner.invoke(
         cli,
         [*args, "--keep-index", "--full", "--no-wait", "--json"],

@@ -86,6 +86,14 @@ def test_evaluate_pipeline_holds_out_for_real(world, driver):
     } <= set(result)
     assert result["pool:friends_of_friends"]["pool_recall"] == 0.5
     assert result["pool:popular"]["pool_recall"] <= 0.5
+    # both users follow 1-4 accounts once their held-out follow is gone
+    by_degree = result["pipeline"]["pool_recall_by_out_degree"]
+    assert by_degree["1-4"] == {"users": 2, "pool_recall": 0.5}
+    assert by_degree["5-19"]["users"] == by_degree["100+"]["users"] == 0
+    assert result["pool:friends_of_friends"]["pool_recall_by_out_degree"]["1-4"] == {
+        "users": 2,
+        "pool_recall": 0.5,
+    }
     for pool in POOLS:  # an ablation ranks a subset of the merged pool
         assert result[f"without:{pool}"]["hr@50"] <= result["pipeline"]["pool_recall"]
         assert result[f"pool:{pool}"]["pool_recall"] <= result["pipeline"]["pool_recall"]

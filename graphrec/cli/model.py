@@ -404,6 +404,12 @@ def embed(
     scorer = NumpyScorer.load(model_dir or default_model_dir())
     if status_only:
         result = embedding_status(app.driver, scorer, app.database)
+        if scorer.towers is not None:
+            from graphrec import store
+
+            index = store.index_state(app.driver, store.ACCOUNT_INDEX, app.database) or {}
+            result["account_index_state"] = index.get("state")
+            result["account_index_percent"] = index.get("percent")
     else:
         result = write_embeddings(
             app.driver,
@@ -415,9 +421,12 @@ def embed(
             full=full,
             wait=wait,
         )
-        result["account_vectors"] = write_account_vectors(
+        accounts = write_account_vectors(
             app.driver, scorer, app.database, silent=silent or as_json, wait=wait
         )
+        if accounts is not None:
+            result["accounts_written"] = accounts["written"]
+            result["account_index_state"] = accounts["index_state"]
         if not wait and result.get("index_state") != "ONLINE" and not (silent or as_json):
             click.echo(
                 "The vector index is still building; `graphrec embed --status` shows how far "

@@ -57,9 +57,26 @@ def _pool_position(pool: str, cand: Candidate) -> int:
     return cand.evidence[pool]["position"]
 
 
+# users are grouped by out-degree from these lower bounds when pool recall is broken down
+OUT_DEGREE_BUCKETS = (1, 5, 20, 100)
+
+
 def _share(hits: list[bool]) -> float:
     """The share of true values; 0 for none."""
     return sum(hits) / len(hits) if hits else 0.0
+
+
+def _by_out_degree(found: list[bool], degrees: np.ndarray) -> dict[str, dict[str, float]]:
+    """{bucket: {"users", "pool_recall"}} for users grouped by how many accounts they follow."""
+    out = {}
+    bounds = [*OUT_DEGREE_BUCKETS, np.iinfo(np.int64).max]
+    hits = np.asarray(found, bool)
+    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+        inside = (degrees >= low) & (degrees < high)
+        name = f"{low}+" if high == bounds[-1] else f"{low}-{high - 1}"
+        recall = _share(list(hits[inside]))
+        out[name] = {"users": int(inside.sum()), "pool_recall": round(recall, 4)}
+    return out
 
 
 def _without(cands: list[Candidate], pool: str) -> list[Candidate]:
@@ -207,13 +224,16 @@ def evaluate_pipeline(
         ranker = recommender.ranker is not None
     target = dict(zip(split.test_users.tolist(), split.test_items.tolist(), strict=True))
     evaluated = list(outcomes.in_pool)
-    recall = _share([target[u] in outcomes.in_pool[u] for u in evaluated])
+    degrees = np.diff(split.train_matrix.indptr)[np.asarray(evaluated, np.int64)]
+    in_merged = [target[u] in outcomes.in_pool[u] for u in evaluated]
     for pool in POOLS:
         found = [target[u] in outcomes.in_each_pool[u][pool] for u in evaluated]
         result[f"pool:{pool}"]["pool_recall"] = round(_share(found), 4)
+        result[f"pool:{pool}"]["pool_recall_by_out_degree"] = _by_out_degree(found, degrees)
     result["pipeline"].update(
         {
-            "pool_recall": round(recall, 4),
+            "pool_recall": round(_share(in_merged), 4),
+            "pool_recall_by_out_degree": _by_out_degree(in_merged, degrees),
             "ranker": ranker,
             "held_out_moved": int(moved),
             "total_seconds": round(time.perf_counter() - start, 2),
