@@ -72,3 +72,16 @@ def write_account_vectors(
         "index_rebuilt": rebuild,
         "index_state": index.get("state"),
     }
+
+
+def account_status(driver: neo4j.Driver, scorer: NumpyScorer, database: str | None = None) -> dict:
+    """How many users lack this model's account vector, and the node index's state."""
+    missing = store.read(
+        driver, "count_accounts_without_vector", database, model=model_tag(scorer.version)
+    )[0]["missing"]
+    index = store.index_state(driver, store.ACCOUNT_INDEX, database) or {}
+    return {
+        "without_account_vector": int(missing),
+        "account_index_state": index.get("state"),
+        "account_index_percent": index.get("percent"),
+    }

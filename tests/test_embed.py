@@ -158,6 +158,7 @@ def test_embed_cli_json_and_status(graph, models, cli_env):
     assert json.loads(status.stdout)["status"] == "fresh"
     assert json.loads(status.stdout)["index_state"] == "ONLINE"
     assert json.loads(status.stdout)["account_index_state"] == "ONLINE"
+    assert json.loads(status.stdout)["without_account_vector"] == 0
     table = runner.invoke(cli, args, env=cli_env, catch_exceptions=False)
     assert "accounts_written" in table.stdout and "{" not in table.stdout  # flat, readable
     kept = runner.invoke(

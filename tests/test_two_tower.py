@@ -10,7 +10,7 @@ import pytest
 from test_pools import EDGES, ME, USERS, load_follows, random_model
 
 from graphrec import store
-from graphrec.account_vectors import write_account_vectors
+from graphrec.account_vectors import account_status, write_account_vectors
 from graphrec.model.scorer import NumpyScorer
 from graphrec.model.towers import TowerScorer, TwoTowerConfig
 from graphrec.recommend.service import Recommender
@@ -68,6 +68,10 @@ def test_account_vectors_are_written_once_per_model(towers_world, graph):
         0
     ]["v"]
     assert np.allclose(stored, scorer.towers.vectors[scorer.index_of(9)[0]], atol=1e-6)
+    assert account_status(graph, scorer)["without_account_vector"] == 0
+    load_follows(graph, [(12, ME)])  # a user the model has never seen
+    assert account_status(graph, scorer)["without_account_vector"] == 1
+    assert write_account_vectors(graph, scorer, silent=True)["unknown_to_model"] == 1
 
 
 def test_a_new_follow_moves_the_two_tower_pool_without_retraining(towers_world, graph):

@@ -397,7 +397,7 @@ def embed(
         graphrec embed --model-dir models/demo
         graphrec embed --status
     """
-    from graphrec.account_vectors import write_account_vectors
+    from graphrec.account_vectors import account_status, write_account_vectors
     from graphrec.embed import embedding_status, write_embeddings
     from graphrec.model.scorer import NumpyScorer
 
@@ -405,11 +405,7 @@ def embed(
     if status_only:
         result = embedding_status(app.driver, scorer, app.database)
         if scorer.towers is not None:
-            from graphrec import store
-
-            index = store.index_state(app.driver, store.ACCOUNT_INDEX, app.database) or {}
-            result["account_index_state"] = index.get("state")
-            result["account_index_percent"] = index.get("percent")
+            result.update(account_status(app.driver, scorer, app.database))
     else:
         result = write_embeddings(
             app.driver,

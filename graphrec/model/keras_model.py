@@ -1,4 +1,4 @@
-"""The NeuMF network in Keras 3 (one of the two modules allowed to import TensorFlow/Keras).
+"""The NeuMF network in Keras 3 (TensorFlow is imported here, in train.py and in two_tower.py only).
 
     user, item (int32 indices into one shared id table)
       GMF:  gmf_user[u] * gmf_item[i]                                  -> latent_dim
