@@ -42,6 +42,7 @@ from graphrec.progress import Progress  # noqa: E402
 
 VALIDATION_USERS = 1000
 PREFETCH_BATCHES = 8
+PROGRESS_EVERY = 50  # batches between progress updates
 NOT_SELF = -1e9  # the logit of a batch's duplicate of a positive: never a negative
 
 
@@ -240,7 +241,9 @@ def train_two_tower(
     steps = fit_users.size // size
     history: list[dict] = []
     best: tuple[float, int, dict[str, np.ndarray] | None] = (-1.0, 0, None)
-    with Progress("two-tower", total=config.epochs, unit="epochs", silent=silent) as progress:
+    # counted in follows, so a long epoch shows its rate and ETA as it goes
+    total_follows = config.epochs * steps * size
+    with Progress("two-tower", total=total_follows, unit="follows", silent=silent) as progress:
         for epoch in range(1, config.epochs + 1):
             epoch_started = time.perf_counter()
             ds = tf.data.Dataset.from_generator(
@@ -248,8 +251,10 @@ def train_two_tower(
                 output_signature=spec,
             ).prefetch(PREFETCH_BATCHES)
             total = 0.0
-            for batch in ds:
+            for j, batch in enumerate(ds, 1):
                 total += float(step(*batch))
+                if j % PROGRESS_EVERY == 0 or j == steps:
+                    progress.update(((epoch - 1) * steps + j) * size - progress.done)
             seconds = time.perf_counter() - epoch_started
             weights = export_weights(model, in_degree)
             hr = hit_rate(TowerScorer(weights, config), lists, val_u, val_i)
@@ -262,7 +267,6 @@ def train_two_tower(
                     "examples": steps * size,
                 }
             )
-            progress.update(1)
             if not silent:
                 sys.stderr.write(
                     f"two-tower epoch {epoch}: loss {history[-1]['loss']}, val HR@10 {hr:.4f}\n"
