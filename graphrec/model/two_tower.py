@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
+from graphrec.model.optimizers import LazyAdam  # noqa: E402
 from graphrec.model.towers import (  # noqa: E402
     ACCOUNT_TABLE,
     USER_TABLE,
@@ -211,7 +212,7 @@ def train_two_tower(
     if fit_users.size < 2:
         raise ValueError("the two-tower model needs at least two training follows")
     model = _Towers(n_ids, config)
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+    optimizer = LazyAdam(learning_rate=config.learning_rate)
     labels = tf.range(size)
     off_diagonal = ~tf.eye(size, dtype=tf.bool)
 
