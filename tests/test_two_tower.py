@@ -13,6 +13,7 @@ from graphrec import store
 from graphrec.account_vectors import account_status, write_account_vectors
 from graphrec.model.scorer import NumpyScorer
 from graphrec.model.towers import TowerScorer, TwoTowerConfig
+from graphrec.recommend.pools import PoolConfig
 from graphrec.recommend.service import Recommender
 
 DIMS = 12  # account uid j has its own direction e_j (uids 1..11 fit)
@@ -75,7 +76,7 @@ def test_account_vectors_are_written_once_per_model(towers_world, graph):
 
 
 def test_a_new_follow_moves_the_two_tower_pool_without_retraining(towers_world, graph):
-    recommender = Recommender(graph, None, towers_world)
+    recommender = Recommender(graph, None, towers_world, PoolConfig(two_tower=True))
 
     def two_tower_pool() -> list[tuple[int, float]]:
         pools = recommender.candidates(recommender.user(ME), 10)
@@ -96,9 +97,23 @@ def test_a_new_follow_moves_the_two_tower_pool_without_retraining(towers_world, 
     assert "two_tower" in next(r for r in recs if r.uid == 9).pools
 
 
+def test_the_pool_is_off_by_default_but_its_score_follows_the_graph(towers_world, graph):
+    recommender = Recommender(graph, None, towers_world)
+    assert "two_tower" not in recommender.candidates(recommender.user(ME), 10).ran
+
+    def two_tower_score(account: int) -> float:
+        user = recommender.user(ME)
+        vector = recommender.user_vector(user)
+        return float(recommender.model_scores(ME, [account], vector).towers[0])
+
+    before = two_tower_score(9)
+    load_follows(graph, [(ME, 10)])
+    assert two_tower_score(9) > before + 0.3  # the ranker's feature moved with the follow
+
+
 def test_recommend_goes_on_without_the_account_index(towers_world, graph):
     store.write(graph, "drop_index", None, name=store.ACCOUNT_INDEX)
-    recommender = Recommender(graph, None, towers_world)
+    recommender = Recommender(graph, None, towers_world, PoolConfig(two_tower=True))
     pools = recommender.candidates(recommender.user(ME), 10)
     assert "two_tower" not in pools.ran and pools.candidates
 
@@ -141,3 +156,18 @@ def test_two_tower_training_learns_who_belongs_together():
     same_group = (top // n_per) == (users // n_per)[:, None]
     assert same_group.mean() > 0.9
     assert figures["best_val_hr@10"] > 2 * 10 / (2 * n_per)  # twice chance
+
+
+def test_recommend_cli_takes_the_pool_when_asked(towers_world, cli_env):
+    from click.testing import CliRunner
+
+    from graphrec.cli import cli
+
+    args = ["recommend", "--user", str(ME), "-k", "10", "--model-dir", str(towers_world), "--json"]
+    pools = {}
+    for flag in ("--two-tower-pool", "--no-two-tower-pool"):
+        result = CliRunner().invoke(cli, [*args, flag], env=cli_env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        pools[flag] = {p for row in json.loads(result.stdout) for p in row["pools"]}
+    assert "two_tower" in pools["--two-tower-pool"]
+    assert "two_tower" not in pools["--no-two-tower-pool"]

@@ -80,11 +80,29 @@ def _import_neo4j_without_pandas() -> None:
     show_default=True,
     help="Batch mode: parallel workers (each with its own Neo4j session).",
 )
+@click.option(
+    "--two-tower-pool/--no-two-tower-pool",
+    default=False,
+    show_default=True,
+    help="Also take candidates from the two-tower model's node index (off by default: "
+    "see docs/recommend.md).",
+)
 @json_option
 @silent_option
 @pass_app
 def recommend(
-    app, uid, users_file, out, k, model_dir, strategy, exclude_file, workers, as_json, silent
+    app,
+    uid,
+    users_file,
+    out,
+    k,
+    model_dir,
+    strategy,
+    exclude_file,
+    workers,
+    two_tower_pool,
+    as_json,
+    silent,
 ) -> None:
     """Recommend accounts to follow, with the reason for each.
 
@@ -101,6 +119,7 @@ def recommend(
     """
     _import_neo4j_without_pandas()
     from graphrec.recommend.batch import read_uid_file, write_csv
+    from graphrec.recommend.pools import PoolConfig
     from graphrec.recommend.service import Recommender
 
     if (uid is None) == (users_file is None):
@@ -112,7 +131,12 @@ def recommend(
     quiet_server_notifications()
     exclude = read_uid_file(exclude_file) if exclude_file else []
     users = read_uid_file(users_file) if users_file else []
-    recommender = Recommender(app.driver, app.database, model_dir or default_model_dir())
+    recommender = Recommender(
+        app.driver,
+        app.database,
+        model_dir or default_model_dir(),
+        PoolConfig(two_tower=two_tower_pool),
+    )
     if uid is not None:
         recs = recommender.recommend(uid, k, strategy, exclude)
         rows = [r.to_dict() for r in recs]

@@ -62,7 +62,9 @@ class PoolConfig:
     max_cofollowers: int = 200  # pool 3: co-followers kept (highest shared count)
     # pool 1's second rule: also propose the accounts the similar followers follow
     similar_followees: bool = True
-    two_tower: bool = True  # run the two_tower pool when the model and its index have it
+    # the two_tower pool, when the model and its index have it: off, because on the shared
+    # graphs it raised the pool's recall but not HR@10, and cost a query (docs/benchmarks.md)
+    two_tower: bool = False
     # two_tower asks the index for the pool's target plus the user's follows (dropped by the
     # query), at most this many
     max_tower_neighbours: int = 1000
