@@ -150,7 +150,7 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
     "two_tower",
     default=True,
     show_default=True,
-    help="Also train the two-tower retrieval model behind the two_tower pool.",
+    help="Also train the two-tower retrieval model (a ranker feature, and the two_tower pool).",
 )
 @click.option(
     "--write-embeddings/--no-write-embeddings",

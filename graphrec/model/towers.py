@@ -24,7 +24,9 @@ TABLE_KEYS = (USER_TABLE, ACCOUNT_TABLE, VECTORS)
 
 @dataclass(frozen=True)
 class TwoTowerConfig:
-    """Sizes and training knobs of the two-tower model (defaults: see two_tower.py)."""
+    """Sizes and training knobs of the two-tower model. The id width, temperature, batch and
+    log-Q correction were chosen on wiki-vote's validation follows (docs/benchmarks.md,
+    "Two-tower retrieval"); the output width is the reference design's."""
 
     dim: int = 64  # the L2-normalised output of each tower
     id_dim: int = 16  # id embedding width (user ids, account ids, the bag of followees)

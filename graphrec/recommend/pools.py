@@ -4,8 +4,8 @@ Order (see docs/recommend.md for the reasons):
 
 1. ``similar_relations`` -- vector index over FOLLOWS embeddings (needs a model + embeddings);
    ``similar_followees``, the accounts those similar followers follow, comes from the same query;
-   ``two_tower`` -- the node vector index over two-tower account vectors, queried with the
-   user's vector (computed from their follows at request time), runs beside it
+   ``two_tower`` (off by default) -- the node vector index over two-tower account vectors,
+   queried with the user's vector (computed from their follows at request time), runs beside it
 2. ``friends_of_friends`` -- accounts my followees follow (followees shared in 1 first)
 3. ``followers_of_followees`` -- co-followers and the accounts they follow
 4. ``follows_you`` -- accounts that follow me and that I do not follow back
