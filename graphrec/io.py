@@ -14,6 +14,7 @@ parser does the common case; when it objects, a line-by-line pass finds the exac
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -82,7 +83,7 @@ def _read_bytes(path: Path) -> bytes:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
             raise InputError(path, None, f"cannot read file: broken gzip data ({e})") from e
-    return raw
+    return raw.removeprefix(codecs.BOM_UTF8)  # spreadsheet programs write one
 
 
 def _lines(raw: bytes, path: Path) -> Iterator[tuple[int, int, str]]:

@@ -47,6 +47,19 @@ def test_headerless_comma_and_crlf(tmp_path):
     assert _pairs(edges) == [(10, 20), (20, 10)]
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbfuid,fid\r\n1,2\r\n2,3\r\n\r\n\r\n",  # a spreadsheet's export
+        b"\xef\xbb\xbf1 2\n2 3\n\n",  # BOM before a headerless first row
+    ],
+)
+def test_byte_order_mark_crlf_and_trailing_blank_lines(tmp_path, data, gzipped):
+    path = _write(tmp_path, "f.csv", gzip.compress(data) if gzipped else data)
+    assert _pairs(read_follows(path)) == [(1, 2), (2, 3)]
+
+
 def test_gzip_is_detected_by_content(tmp_path):
     path = _write(tmp_path, "f.edges.gz", gzip.compress(b"7 8\n8 9\n"))
     assert _pairs(read_follows(path)) == [(7, 8), (8, 9)]
