@@ -38,6 +38,18 @@ def test_wrong_password_is_a_clear_error(settings):
     assert "refused the credentials for user 'neo4j'" in result.output
 
 
+def test_password_on_the_command_line_is_warned_about_and_the_environment_is_not(settings):
+    runner = CliRunner()
+    args = ["--uri", settings.uri, "stats"]
+    flagged = runner.invoke(cli, ["--password", settings.password, *args])
+    assert flagged.exit_code == 0, flagged.output
+    assert "Warning: --password is visible to other local users" in flagged.stderr
+    assert settings.password not in flagged.output
+    quiet = runner.invoke(cli, args, env={"NEO4J_PASSWORD": settings.password})
+    assert quiet.exit_code == 0, quiet.output
+    assert "Warning" not in quiet.stderr
+
+
 def test_unreachable_server_is_a_clear_error():
     unreachable = Settings(uri="bolt://127.0.0.1:1", user="neo4j", password="x" * 8)
     runner = CliRunner()

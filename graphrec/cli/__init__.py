@@ -42,6 +42,12 @@ def cli(ctx: click.Context, uri, user, password, database) -> None:
     # retries the transaction and says so at WARNING with the whole lock dump. Expected, and
     # handled: only a failure after the retries reaches the user, as an error.
     logging.getLogger("neo4j.session").setLevel(logging.ERROR)
+    if ctx.get_parameter_source("password") is click.core.ParameterSource.COMMANDLINE:
+        click.echo(
+            "Warning: --password is visible to other local users (in the process list); "
+            "prefer NEO4J_PASSWORD or the local server's state file.",
+            err=True,
+        )
     ctx.obj = App(resolve_settings(uri, user, password, database), ctx)
 
 
