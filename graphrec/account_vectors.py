@@ -14,7 +14,7 @@ import neo4j
 import numpy as np
 
 from graphrec import store
-from graphrec.embed import index_dims, model_tag
+from graphrec.embed import ensure_index, model_tag
 from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
 
@@ -24,15 +24,10 @@ BATCH = 5_000
 def ensure_account_index(
     driver: neo4j.Driver, dims: int, database: str | None, wait: bool, silent: bool
 ) -> dict:
-    existing = index_dims(driver, database, store.ACCOUNT_INDEX)
-    if existing is not None and existing != dims:
-        store.write(driver, "drop_index", database, name=store.ACCOUNT_INDEX)
-    store.write(
-        driver, "create_account_vector_index", database, name=store.ACCOUNT_INDEX, dims=dims
+    """``account_embedding`` (cosine, ``dims``): see embed.ensure_index."""
+    return ensure_index(
+        driver, store.ACCOUNT_INDEX, "create_account_vector_index", dims, database, wait, silent
     )
-    if wait:
-        return store.wait_for_index(driver, store.ACCOUNT_INDEX, database, silent=silent)
-    return store.index_state(driver, store.ACCOUNT_INDEX, database) or {}
 
 
 def write_account_vectors(

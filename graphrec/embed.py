@@ -56,6 +56,31 @@ class VectorIndexConfig:
     quantization: bool = False
 
 
+def ensure_index(
+    driver: neo4j.Driver,
+    name: str,
+    statement: str,
+    dims: int,
+    database: str | None = None,
+    wait: bool = True,
+    silent: bool = True,
+    **options: object,
+) -> dict:
+    """Create vector index ``name`` with the Cypher file ``statement`` (its parameters: name,
+    dims and ``options``) unless it exists with ``dims``; one with other dims is dropped first.
+
+    ``wait``: until it is ONLINE, however long the build takes, with its progress on stderr;
+    otherwise return at once. Returns the index's state and population percentage.
+    """
+    existing = index_dims(driver, database, name)
+    if existing is not None and existing != dims:
+        store.write(driver, "drop_index", database, name=name)
+    store.write(driver, statement, database, name=name, dims=dims, **options)
+    if wait:
+        return store.wait_for_index(driver, name, database, silent=silent)
+    return store.index_state(driver, name, database) or {}
+
+
 def ensure_vector_index(
     driver: neo4j.Driver,
     dims: int,
@@ -64,25 +89,17 @@ def ensure_vector_index(
     silent: bool = True,
     config: VectorIndexConfig = VectorIndexConfig(),
 ) -> dict:
-    """Create ``follow_embedding`` (cosine, ``dims``) unless it exists with those dims.
-
-    ``wait``: until it is ONLINE, however long the build takes, with its progress on stderr;
-    otherwise return at once. Returns the index's state and population percentage.
-    """
-    existing = index_dims(driver, database)
-    if existing is not None and existing != dims:
-        store.write(driver, "drop_index", database, name=store.VECTOR_INDEX)
-    store.write(
+    """``follow_embedding`` (cosine, ``dims``, built as ``config`` says): see ensure_index."""
+    return ensure_index(
         driver,
+        store.VECTOR_INDEX,
         "create_follow_vector_index",
+        dims,
         database,
-        name=store.VECTOR_INDEX,
-        dims=dims,
+        wait,
+        silent,
         **dataclasses.asdict(config),
     )
-    if wait:
-        return store.wait_for_index(driver, store.VECTOR_INDEX, database, silent=silent)
-    return store.index_state(driver, store.VECTOR_INDEX, database) or {}
 
 
 def model_tag(version: str) -> int:

@@ -72,6 +72,29 @@ def _layers(weights: dict[str, np.ndarray], tower: str) -> list[tuple[np.ndarray
     ]
 
 
+def _producer(
+    rows: np.ndarray, in_degree: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """The producer tower over account id embeddings ``rows`` with their follower counts."""
+    x = np.concatenate(
+        [np.asarray(rows, np.float32), np.log1p(np.asarray(in_degree, np.float32))[:, None]],
+        axis=1,
+    )
+    return normalise(_mlp(x, layers)).astype(np.float32)
+
+
+def every_account_vector(weights: dict[str, np.ndarray], in_degree: np.ndarray) -> np.ndarray:
+    """What ``tt_vectors`` holds: every account's unit vector from the producer tower in
+    ``weights`` (the tables and layers), a chunk of accounts at a time."""
+    table, layers, step = weights[ACCOUNT_TABLE], _layers(weights, "producer"), 65536
+    return np.concatenate(
+        [
+            _producer(table[s : s + step], in_degree[s : s + step], layers)
+            for s in range(0, in_degree.size, step)
+        ]
+    )
+
+
 class TowerScorer:
     """User vectors from follows, account vectors from the model, and their scores."""
 
@@ -111,15 +134,8 @@ class TowerScorer:
     def account_vectors(self, accounts: np.ndarray, in_degree: np.ndarray) -> np.ndarray:
         """(n, dim) unit vectors of account indices with the given follower counts (what
         training stores as ``tt_vectors``, recomputed)."""
-        accounts = np.asarray(accounts, np.int64)
-        x = np.concatenate(
-            [
-                np.asarray(self.account_table[accounts], np.float32),
-                np.log1p(np.asarray(in_degree, np.float32))[:, None],
-            ],
-            axis=1,
-        )
-        return normalise(_mlp(x, self.producer)).astype(np.float32)
+        rows = self.account_table[np.asarray(accounts, np.int64)]
+        return _producer(rows, in_degree, self.producer)
 
     def scores(self, user_vector: np.ndarray, accounts: np.ndarray) -> np.ndarray:
         """Dot products of one user vector with the stored vectors of account indices."""

@@ -37,6 +37,7 @@ from graphrec.model.towers import (  # noqa: E402
     VECTORS,
     TowerScorer,
     TwoTowerConfig,
+    every_account_vector,
 )
 from graphrec.numeric import users_per_batch  # noqa: E402
 from graphrec.progress import Progress  # noqa: E402
@@ -145,15 +146,7 @@ def export_weights(model: _Towers, in_degree: np.ndarray) -> dict[str, np.ndarra
             kernel, bias = layer.get_weights()
             weights[f"tt_{tower}_kernel_{j}"] = kernel
             weights[f"tt_{tower}_bias_{j}"] = bias
-    weights[VECTORS] = np.zeros((0, 0), np.float32)
-    scorer = TowerScorer(weights, TwoTowerConfig())
-    n = in_degree.size
-    weights[VECTORS] = np.concatenate(
-        [
-            scorer.account_vectors(np.arange(s, min(s + 65536, n)), in_degree[s : s + 65536])
-            for s in range(0, n, 65536)
-        ]
-    )
+    weights[VECTORS] = every_account_vector(weights, in_degree)
     return weights
 
 
