@@ -1,3 +1,3 @@
-// How many follows are currently held out (HELDOUT relationships) by an evaluation.
+// HELDOUT relationships an older graphrec left behind (see restore_held_out).
 MATCH (:`User`)-[h:`HELDOUT`]->(:`User`)
 RETURN count(h) AS held_out

@@ -15,15 +15,23 @@
 // those too, which may leave a few fewer), and the result is one row holding a list: the
 // driver pays about 16 us per record, 3-4 ms for 200 records.
 // $via null: all my followees if I have at most $max_followees, else nothing (as pool 2).
+// $hidden: null when serving; an evaluation run's id (graphrec/evaluation/holdout.py) when
+// evaluating, and then the follows that run hides are neither walked nor counted.
 MATCH (me:`User` {uid: $uid})
-WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
+WITH me, COLLECT {
+  MATCH (me)-[r:`FOLLOWS`]->(x)
+  WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true)
+  RETURN x
+} AS mine
 WHERE $via IS NOT NULL OR size(mine) <= $max_followees
 UNWIND coalesce($via, [x IN mine | x.uid]) AS v
 MATCH (f:`User` {uid: v})
-WITH me, mine, f, 1.0 / sqrt(toFloat(COUNT { (f)<-[:`FOLLOWS`]-() })) AS fw
+WITH me, mine, f,
+     1.0 / sqrt(toFloat(COUNT { (f)<-[:`FOLLOWS`]-() }
+       - CASE WHEN $hidden IS NOT NULL AND f.hidden_run = $hidden THEN f.hidden_in ELSE 0 END)) AS fw
 CALL (me, f) {
-  MATCH (f)<-[:`FOLLOWS`]-(o)
-  WHERE o <> me
+  MATCH (f)<-[r:`FOLLOWS`]-(o)
+  WHERE o <> me AND ($hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true))
   RETURN o
   LIMIT $max_followers
 }
@@ -31,9 +39,12 @@ WITH me, mine, o, count(*) AS shared, sum(fw) AS wshared
 ORDER BY shared DESC, o.uid
 LIMIT $max_cofollowers
 WITH me, mine, o, shared, wshared,
-     wshared / sqrt(toFloat(COUNT { (o)-[:`FOLLOWS`]->() })) AS rweight
+     wshared / sqrt(toFloat(COUNT { (o)-[:`FOLLOWS`]->() }
+       - CASE WHEN $hidden IS NOT NULL AND o.hidden_run = $hidden THEN o.hidden_out ELSE 0 END))
+       AS rweight
 CALL (o, shared, wshared, rweight) {
-  MATCH (o)-[:`FOLLOWS`]->(c)
+  MATCH (o)-[r:`FOLLOWS`]->(c)
+  WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true)
   RETURN c, shared AS weight, wshared AS wweight, rweight AS rw, 0 AS cofollow
   LIMIT $max_out
   UNION ALL
@@ -45,7 +56,8 @@ WHERE c <> me AND NOT c IN mine
 WITH c, paths, wpaths, walk, cofollow, through
 ORDER BY paths + cofollow DESC
 LIMIT $limit
-WITH c, paths, wpaths, walk, cofollow, through, COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+WITH c, paths, wpaths, walk, cofollow, through,
+     COUNT { (c)<-[:`FOLLOWS`]-() } - CASE WHEN $hidden IS NOT NULL AND c.hidden_run = $hidden THEN c.hidden_in ELSE 0 END AS followers
 WHERE coalesce(c.active, true)
 ORDER BY paths + cofollow DESC, c.uid
 RETURN collect({

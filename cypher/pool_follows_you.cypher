@@ -5,18 +5,25 @@
 // followers read that I do follow back (how much this user reciprocates), and `unreturned`,
 // how many followers I have not followed back (one of few is a stronger hint than one of
 // hundreds). Not me, active; most-followed first, then uid.
+// $hidden: null when serving; an evaluation run's id (graphrec/evaluation/holdout.py) when
+// evaluating, and then the follows that run hides are neither walked nor counted.
 MATCH (me:`User` {uid: $uid})
-WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
+WITH me, COLLECT {
+  MATCH (me)-[r:`FOLLOWS`]->(x)
+  WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true)
+  RETURN x
+} AS mine
 WITH me, mine, COLLECT {
-  MATCH (me)<-[:`FOLLOWS`]-(o)
-  WHERE o <> me
+  MATCH (me)<-[r:`FOLLOWS`]-(o)
+  WHERE o <> me AND ($hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true))
   RETURN o
   LIMIT $max_followers
 } AS followers
 WITH mine, followers, [o IN followers WHERE NOT o IN mine] AS unreturned
 WITH size(followers) AS read, size(unreturned) AS n, unreturned
 UNWIND unreturned AS c
-WITH c, read, n, COUNT { (c)<-[:`FOLLOWS`]-() } AS followers
+WITH c, read, n,
+     COUNT { (c)<-[:`FOLLOWS`]-() } - CASE WHEN $hidden IS NOT NULL AND c.hidden_run = $hidden THEN c.hidden_in ELSE 0 END AS followers
 WHERE coalesce(c.active, true)
 WITH c, read, n, followers
 ORDER BY followers DESC, c.uid

@@ -6,14 +6,23 @@
 // As in pool 3 (see there why): no property of c is read before the cut, one row out.
 // $via null: all my followees if I have at most $max_followees, else nothing (the caller can
 // start this before it has read my follows, and picks them itself for a heavy follower).
+// $hidden: null when serving; an evaluation run's id (graphrec/evaluation/holdout.py) when
+// evaluating, and then the follows that run hides are neither walked nor counted.
 MATCH (me:`User` {uid: $uid})
-WITH me, COLLECT { MATCH (me)-[:`FOLLOWS`]->(x) RETURN x } AS mine
+WITH me, COLLECT {
+  MATCH (me)-[r:`FOLLOWS`]->(x)
+  WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true)
+  RETURN x
+} AS mine
 WHERE $via IS NOT NULL OR size(mine) <= $max_followees
 UNWIND coalesce($via, [x IN mine | x.uid]) AS v
 MATCH (f:`User` {uid: v})
-WITH me, mine, f, COUNT { (f)-[:`FOLLOWS`]-() } AS degree
+WITH me, mine, f, COUNT { (f)-[:`FOLLOWS`]-() }
+     - CASE WHEN $hidden IS NOT NULL AND f.hidden_run = $hidden
+            THEN f.hidden_in + f.hidden_out ELSE 0 END AS degree
 CALL (f) {
-  MATCH (f)-[:`FOLLOWS`]->(c)
+  MATCH (f)-[r:`FOLLOWS`]->(c)
+  WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true)
   RETURN c
   LIMIT $max_out
 }
@@ -29,4 +38,5 @@ ORDER BY adamic_adar DESC, paths DESC, c.uid
 RETURN collect({
   uid: c.uid, paths: paths, adamic_adar: adamic_adar, via: through[..$evidence],
   followers: COUNT { (c)<-[:`FOLLOWS`]-() }
+    - CASE WHEN $hidden IS NOT NULL AND c.hidden_run = $hidden THEN c.hidden_in ELSE 0 END
 }) AS rows

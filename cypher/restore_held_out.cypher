@@ -1,5 +1,5 @@
-// Undo hold_out_follows: every HELDOUT relationship becomes a FOLLOWS again (same properties),
-// in batches. Safe to run at any time; it also repairs an interrupted evaluation.
+// Repair a graph that an older graphrec left mid-evaluation: it moved held-out follows to
+// HELDOUT relationships (same properties). Every one becomes a FOLLOWS again, in batches.
 MATCH (a:`User`)-[h:`HELDOUT`]->(b:`User`)
 CALL (a, h, b) {
   MERGE (a)-[r:`FOLLOWS`]->(b)

@@ -1,5 +1,10 @@
 // The user a recommendation is for: whether it exists, whom it follows and whom it blocks.
+// $hidden: null when serving; an evaluation run's id (graphrec/evaluation/holdout.py) when
+// evaluating, and then the follows that run hides are neither walked nor counted.
 OPTIONAL MATCH (me:`User` {uid: $uid})
 RETURN me IS NOT NULL AS found,
-       CASE WHEN me IS NULL THEN [] ELSE [(me)-[:`FOLLOWS`]->(f:`User`) | f.uid] END AS follows,
+       CASE WHEN me IS NULL THEN [] ELSE [
+         (me)-[r:`FOLLOWS`]->(f:`User`)
+         WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true) | f.uid
+       ] END AS follows,
        CASE WHEN me IS NULL THEN [] ELSE [(me)-[:`BLOCKS`]->(b:`User`) | b.uid] END AS blocked

@@ -4,8 +4,9 @@ Online path (``load_follows``): schema first, then users (``MERGE`` in batches),
 batches of whole out-lists, each batch one parameterised ``UNWIND`` transaction. Batches run on
 ``workers`` sessions at once; they cover disjoint follower ranges, so no two hold the same
 follow. Follows are ``CREATE``d when the database held no FOLLOWS at all when the load began
-(every pair in the file is distinct, so nothing can be created twice) and ``MERGE``d otherwise,
-so loading twice, or re-running an interrupted load, converges on the same graph. A batch that
+(every pair in the file is distinct, so nothing can be created twice) and ``MERGE``d otherwise;
+so loading twice, or re-running an interrupted load, converges on the same graph. Loads take
+the graph's ``load`` lock (graphrec.locks): a second load waits, then merges. A batch that
 the driver retries (e.g. the commit's outcome was lost with the connection) is re-run with
 ``MERGE``.
 
@@ -29,6 +30,7 @@ from neo4j import exceptions as neo4j_errors
 from graphrec import store
 from graphrec.errors import GraphrecError, GraphUnavailable, StateConflict
 from graphrec.io import Follows
+from graphrec.locks import graph_lock
 from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
 from graphrec.server import LocalServer
@@ -36,6 +38,7 @@ from graphrec.settings import Settings
 
 DEFAULT_BATCH_SIZE = 100_000
 DEFAULT_WORKERS = 2
+LOCK = "load"
 USER_BATCH_SIZE = 10_000
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -146,7 +149,27 @@ def load_follows(
         raise ValueError("batch_size and workers must be >= 1")
     start = time.monotonic()
     store.ensure_schema(driver, database)
-    create = graph_counts(driver, database)["follows"] == 0
+    what = f"a load of {len(follows):,} follows"
+    # one load at a time: two that both found no FOLLOWS would both CREATE the pairs they share
+    with graph_lock(driver, LOCK, what, database, silent=silent):
+        create = graph_counts(driver, database)["follows"] == 0
+        users_created, created = _write_all(
+            driver, follows, database, batch_size, workers, create, silent
+        )
+        store.refresh_popular(driver, database)
+    return _report(follows, start, users_created, created, "create" if create else "merge")
+
+
+def _write_all(
+    driver: neo4j.Driver,
+    follows: Follows,
+    database: str | None,
+    batch_size: int,
+    workers: int,
+    create: bool,
+    silent: bool,
+) -> tuple[int, int]:
+    """Users, then follows in parallel batches; (users created, follows created)."""
     users_created = load_users(driver, follows.users(), database, silent, workers)
     created = 0
     with (
@@ -166,8 +189,7 @@ def load_follows(
             for future in pending:
                 future.cancel()
             raise
-    store.refresh_popular(driver, database)
-    return _report(follows, start, users_created, created, "create" if create else "merge")
+    return users_created, created
 
 
 def _report(

@@ -100,6 +100,13 @@ def write(
     return _run(driver, name, neo4j.RoutingControl.WRITE, database, params).summary
 
 
+def write_read(
+    driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
+) -> list[neo4j.Record]:
+    """Run a named write query that returns rows in one managed transaction; its records."""
+    return _run(driver, name, neo4j.RoutingControl.WRITE, database, params).records
+
+
 def batched(rows: Iterable, size: int) -> Iterator[list]:
     batch: list = []
     for row in rows:
@@ -222,7 +229,8 @@ def reset_graph(
             delete_in_pages(driver, name, database, batch_size, progress)
     for index in (VECTOR_INDEX, ACCOUNT_INDEX):
         write(driver, "drop_index", database, name=index)
-    write(driver, "drop_constraint", database, name="user_uid")
+    for constraint in ("user_uid", "graphrec_meta_key"):
+        write(driver, "drop_constraint", database, name=constraint)
 
 
 def server_version(driver: neo4j.Driver, database: str | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -120,6 +121,33 @@ def test_killed_cli_load_rerun_converges(graph, tmp_path, cli_env):
     done = subprocess.run(args[:-1] + ["--json"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     _assert_graph_is(graph, follows)
+
+
+def test_two_loads_at_once_give_exactly_the_union(graph, tmp_path, cli_env):
+    # two overlapping parts of one file, loaded by two processes at once into an empty graph:
+    # each alone would CREATE, and together they would duplicate every shared follow
+    whole = clean(read_follows(_follows_file(tmp_path, users=3000, seed=13)))
+    n = len(whole)
+    parts = []
+    for name, rows in (("a.csv", slice(0, 2 * n // 3)), ("b.csv", slice(n // 3, n))):
+        parts.append(tmp_path / name)
+        write_follows_csv(parts[-1], whole.uid[rows], whole.fid[rows])
+    env = {**os.environ, **cli_env}
+    loads = [
+        subprocess.Popen(
+            [sys.executable, "-m", "graphrec", "load", str(path), "--batch-size", "2000", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path in parts
+    ]
+    outcomes = [p.communicate(timeout=300) for p in loads]
+    assert [p.returncode for p in loads] == [0, 0], [err for _, err in outcomes]
+    modes = sorted(json.loads(out)["mode"] for out, _ in outcomes)
+    assert modes == ["create", "merge"]
+    _assert_graph_is(graph, whole)
 
 
 def test_load_reports_a_broken_batch_as_graphrec_error(graph):

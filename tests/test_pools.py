@@ -23,8 +23,7 @@ import pytest
 
 from graphrec import loader, store
 from graphrec.io import Follows
-from graphrec.recommend import pools
-from graphrec.recommend.pools import PoolConfig, PopularCache, gather
+from graphrec.recommend.pools import PoolConfig, PoolRunner, PopularCache
 
 TEST_CYPHER = Path(__file__).parent / "cypher"
 ME = 1
@@ -123,16 +122,16 @@ CFG = PoolConfig(evidence=10)
 def test_pools_started_early_give_the_same_candidates(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, overfetch=1, min_candidates=1, evidence=10)
-    plain = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
-    early = pools.start_early(tiny, None, ME, 20, cfg)
-    result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache(), early=early)
+    plain = PoolRunner(tiny, None, cfg).gather(ME, [2, 3], [2, 3], 20)
+    early = PoolRunner(tiny, None, cfg).start_early(ME, 20)
+    result = PoolRunner(tiny, None, cfg).gather(ME, [2, 3], [2, 3], 20, early=early)
     assert result == plain
     # a heavy follower's early pools are empty; gather runs its own and waits for theirs
     heavy = PoolConfig(neighbours=2, max_followees=1, max_relations=2)
-    early = pools.start_early(tiny, None, ME, 20, heavy)
-    result = gather(tiny, None, ME, [2, 3], [3, 2], 20, heavy, PopularCache(), early=early)
+    early = PoolRunner(tiny, None, heavy).start_early(ME, 20)
+    result = PoolRunner(tiny, None, heavy).gather(ME, [2, 3], [3, 2], 20, early=early)
     assert early.followers_of_followees.done()
-    assert result == gather(tiny, None, ME, [2, 3], [3, 2], 20, heavy, PopularCache())
+    assert result == PoolRunner(tiny, None, heavy).gather(ME, [2, 3], [3, 2], 20)
 
 
 def _uids(rows):
@@ -143,7 +142,7 @@ def _uids(rows):
 
 
 def test_friends_of_friends_known_answer(tiny):
-    rows = pools.friends_of_friends(tiny, None, ME, [2, 3], CFG, limit=100)
+    rows = PoolRunner(tiny, None, CFG).friends_of_friends(ME, [2, 3], limit=100)
     assert _uids(rows) == [4, 5, 6]
     by = {r["uid"]: r for r in rows}
     assert by[4]["paths"] == 2 and sorted(by[4]["via"]) == [2, 3]
@@ -154,12 +153,12 @@ def test_friends_of_friends_known_answer(tiny):
 
 
 def test_friends_of_friends_bounded_fan_out(tiny):
-    rows = pools.friends_of_friends(tiny, None, ME, [2], PoolConfig(max_out=1), limit=100)
+    rows = PoolRunner(tiny, None, PoolConfig(max_out=1)).friends_of_friends(ME, [2], limit=100)
     assert len(rows) <= 1  # 2 follows 4, 5 and me: at most one out-edge is read
 
 
 def test_followers_of_followees_known_answer(tiny):
-    rows = pools.followers_of_followees(tiny, None, ME, [2, 3], CFG, limit=100)
+    rows = PoolRunner(tiny, None, CFG).followers_of_followees(ME, [2, 3], limit=100)
     assert _uids(rows) == [9, 7, 4, 6, 8, 10]  # ties by uid
     by = {r["uid"]: r for r in rows}
     assert (by[9]["paths"], by[9]["cofollow"]) == (3, 0)
@@ -179,21 +178,28 @@ def test_pools_2_and_3_read_my_followees_themselves(tiny):
     def unordered_via(rows):  # the evidence lists follow the store's order of my follows
         return [{**r, "via": sorted(r["via"])} for r in rows]
 
-    for pool in (pools.friends_of_friends, pools.followers_of_followees):
-        assert unordered_via(pool(tiny, None, ME, None, CFG, limit=100)) == unordered_via(
-            pool(tiny, None, ME, [2, 3], CFG, limit=100)
+    runner, narrow = (
+        PoolRunner(tiny, None, CFG),
+        PoolRunner(tiny, None, PoolConfig(max_followees=1)),
+    )
+    for pool in ("friends_of_friends", "followers_of_followees"):
+        assert unordered_via(getattr(runner, pool)(ME, None, limit=100)) == unordered_via(
+            getattr(runner, pool)(ME, [2, 3], limit=100)
         )
         # ...unless I follow more than max_followees: then the caller has to pick them
-        assert pool(tiny, None, ME, None, PoolConfig(max_followees=1), limit=100) == []
+        assert getattr(narrow, pool)(ME, None, limit=100) == []
 
 
 def test_popular_counts_followers(tiny):
-    rows = store.read(tiny, "pool_popular", None, limit=4)
+    rows = store.read(tiny, "pool_popular", None, hidden=None, limit=4)
     assert [(r["uid"], r["followers"]) for r in rows] == [(2, 3), (3, 3), (4, 2), (9, 2)]
 
 
 def test_load_keeps_the_popular_list_that_requests_read(tiny):
-    live = [(r["uid"], r["followers"]) for r in store.read(tiny, "pool_popular", None, limit=4)]
+    live = [
+        (r["uid"], r["followers"])
+        for r in store.read(tiny, "pool_popular", None, hidden=None, limit=4)
+    ]
     (cached,) = store.read(tiny, "read_popular", None, key=store.POPULAR_KEY)
     assert list(zip(cached["uids"], cached["followers"], strict=True))[:4] == live
     assert PopularCache().rows(tiny, None, 4) == live
@@ -206,9 +212,9 @@ def test_load_keeps_the_popular_list_that_requests_read(tiny):
 
 def test_inactive_accounts_are_never_proposed(tiny):
     set_flags(tiny, inactive=[5, 9])
-    assert _uids(pools.friends_of_friends(tiny, None, ME, [2, 3], CFG, 100)) == [4, 6]
-    assert 9 not in _uids(pools.followers_of_followees(tiny, None, ME, [2, 3], CFG, 100))
-    assert 9 not in _uids(store.read(tiny, "pool_popular", None, limit=10))
+    assert _uids(PoolRunner(tiny, None, CFG).friends_of_friends(ME, [2, 3], 100)) == [4, 6]
+    assert 9 not in _uids(PoolRunner(tiny, None, CFG).followers_of_followees(ME, [2, 3], 100))
+    assert 9 not in _uids(store.read(tiny, "pool_popular", None, hidden=None, limit=10))
 
 
 def _embed_tiny(driver) -> None:
@@ -231,12 +237,12 @@ def _embed_tiny(driver) -> None:
 def test_similar_relations_known_answer(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, evidence=10)
-    rows, _ = pools.similar_relations(tiny, None, ME, [2, 3], cfg, limit=100)
+    rows, _ = PoolRunner(tiny, None, cfg).similar_relations(ME, [2, 3], limit=100)
     assert _uids(rows) == [7, 8]
     assert rows[0]["via"] == [2] and rows[1]["via"] == [3]
     assert rows[0]["paths"] == 1 and rows[0]["similarity"] > 0.99
     # with a wide search every relation into my followees counts: 7 shares 2 and 3
-    wide, _ = pools.similar_relations(tiny, None, ME, [2, 3], PoolConfig(neighbours=20), 100)
+    wide, _ = PoolRunner(tiny, None, PoolConfig(neighbours=20)).similar_relations(ME, [2, 3], 100)
     assert _uids(wide) == [7, 8]
     assert sorted(wide[0]["via"]) == [2, 3] and wide[0]["n_via"] == 2
 
@@ -246,40 +252,40 @@ def test_similar_followees_known_answer(tiny):
     # 9 (both of them), then 10 (8 only); 2 and 3 are mine
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, evidence=10)
-    _, rows = pools.similar_relations(tiny, None, ME, [2, 3], cfg, limit=100)
+    _, rows = PoolRunner(tiny, None, cfg).similar_relations(ME, [2, 3], limit=100)
     assert _uids(rows) == [9, 10]
     assert rows[0]["paths"] == 2 and sorted(rows[0]["via"]) == [7, 8]
     assert rows[0]["n_via"] == 2 and rows[0]["followers"] == 2
     assert rows[1]["via"] == [8]
     # the second rule can be switched off
     off = PoolConfig(neighbours=2, similar_followees=False)
-    assert pools.similar_relations(tiny, None, ME, [2, 3], off, limit=100)[1] == []
+    assert PoolRunner(tiny, None, off).similar_relations(ME, [2, 3], limit=100)[1] == []
 
 
 def test_similar_relations_caps_relations_used(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, max_relations=1)
-    rows, _ = pools.similar_relations(tiny, None, ME, [3, 2], cfg, limit=100)
+    rows, _ = PoolRunner(tiny, None, cfg).similar_relations(ME, [3, 2], limit=100)
     assert _uids(rows) == [8]
 
 
 def test_follows_you_known_answer(tiny):
     # 2 is followed by 1, 3 and 7 and follows 1 back: 3 and 7 are proposed, most-followed
     # first; one of the three followers is followed back
-    rows = pools.follows_you(tiny, None, 2, CFG, limit=100)
+    rows = PoolRunner(tiny, None, CFG).follows_you(2, limit=100)
     assert _uids(rows) == [3, 7]
     assert rows[0]["followers"] == 3 and rows[0]["unreturned"] == 2
     assert rows[0]["returned"] == pytest.approx(1 / 3)
     # I (1) am followed by 2 only, and follow 2: nothing to propose
-    assert pools.follows_you(tiny, None, ME, CFG, limit=100) == []
+    assert PoolRunner(tiny, None, CFG).follows_you(ME, limit=100) == []
     # inactive followers are not proposed, and the limit holds
     set_flags(tiny, inactive=[3])
-    assert _uids(pools.follows_you(tiny, None, 2, CFG, limit=100)) == [7]
-    assert len(pools.follows_you(tiny, None, 3, CFG, limit=2)) == 2
+    assert _uids(PoolRunner(tiny, None, CFG).follows_you(2, limit=100)) == [7]
+    assert len(PoolRunner(tiny, None, CFG).follows_you(3, limit=2)) == 2
 
 
 def test_follows_you_reads_a_bounded_number_of_followers(tiny):
-    rows = pools.follows_you(tiny, None, 3, PoolConfig(max_my_followers=1), limit=100)
+    rows = PoolRunner(tiny, None, PoolConfig(max_my_followers=1)).follows_you(3, limit=100)
     assert len(rows) == 1 and rows[0]["unreturned"] == 1
 
 
@@ -289,7 +295,7 @@ def test_follows_you_reads_a_bounded_number_of_followers(tiny):
 def test_fallback_order_and_provenance(tiny):
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, overfetch=1, min_candidates=1, evidence=10)
-    result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
+    result = PoolRunner(tiny, None, cfg).gather(ME, [2, 3], [2, 3], 20)
     assert result.ran == [
         "similar_relations",
         "similar_followees",
@@ -310,12 +316,12 @@ def test_fallback_order_and_provenance(tiny):
 
 def test_pools_stop_when_full_unless_exhaustive(tiny):
     cfg = PoolConfig(overfetch=1, min_candidates=1, exhaustive=False)
-    result = gather(tiny, None, ME, [2, 3], [2, 3], 2, cfg, PopularCache(), use_vectors=False)
+    result = PoolRunner(tiny, None, cfg).gather(ME, [2, 3], [2, 3], 2, use_vectors=False)
     assert result.ran == ["friends_of_friends"]
     assert set(result.candidates) == {4, 5}  # each pool is asked for the target at most
     # started early, the follows_you query is settled, not left running
-    early = pools.start_early(tiny, None, ME, 2, cfg)
-    gather(tiny, None, ME, [2, 3], [2, 3], 2, cfg, PopularCache(), use_vectors=False, early=early)
+    early = PoolRunner(tiny, None, cfg).start_early(ME, 2)
+    PoolRunner(tiny, None, cfg).gather(ME, [2, 3], [2, 3], 2, use_vectors=False, early=early)
     assert early.follows_you.done()
 
 
@@ -325,7 +331,7 @@ def test_no_shared_followee_goes_straight_to_graph_pools(tiny):
     far = [[u, f, (unit(5) if (u, f) in {(1, 2), (1, 3)} else -unit(5)).tolist()] for u, f in EDGES]
     tiny.execute_query(test_query("set_test_embeddings"), rows=far)
     cfg = PoolConfig(neighbours=1, overfetch=1, min_candidates=1)
-    result = gather(tiny, None, ME, [2, 3], [2, 3], 20, cfg, PopularCache())
+    result = PoolRunner(tiny, None, cfg).gather(ME, [2, 3], [2, 3], 20)
     assert result.shared == []
     assert result.ran[0] == "similar_relations"
     assert "friends_of_friends" in result.ran and "followers_of_followees" in result.ran
@@ -333,7 +339,7 @@ def test_no_shared_followee_goes_straight_to_graph_pools(tiny):
 
 
 def test_cold_start_is_popular(tiny):
-    result = gather(tiny, None, 11, [], [], 3, PoolConfig(min_candidates=1), PopularCache())
+    result = PoolRunner(tiny, None, PoolConfig(min_candidates=1)).gather(11, [], [], 3)
     assert result.cold_start and result.ran == ["follows_you", "popular"]
     assert list(result.candidates)[:4] == [2, 3, 4, 9]
     assert all(c.pools == ["popular"] for c in result.candidates.values())
@@ -341,7 +347,7 @@ def test_cold_start_is_popular(tiny):
 
 def test_cold_start_proposes_followers_first(tiny):
     # 9 follows nobody; 7 and 8 follow 9
-    result = gather(tiny, None, 9, [], [], 3, PoolConfig(min_candidates=1), PopularCache())
+    result = PoolRunner(tiny, None, PoolConfig(min_candidates=1)).gather(9, [], [], 3)
     assert result.cold_start
     assert list(result.candidates)[:2] == [7, 8]
     assert result.candidates[7].pools == ["follows_you"]
@@ -349,7 +355,7 @@ def test_cold_start_proposes_followers_first(tiny):
 
 def test_expansion_round_reaches_further(tiny):
     cfg = PoolConfig(rounds=1, overfetch=50, exhaustive=True)
-    result = gather(tiny, None, ME, [2], [2], 20, cfg, PopularCache(), use_vectors=False)
+    result = PoolRunner(tiny, None, cfg).gather(ME, [2], [2], 20, use_vectors=False)
     assert "expansion" in result.ran
     assert any("expansion" in c.pools for c in result.candidates.values())
 
@@ -370,7 +376,7 @@ def test_heavy_user_expands_from_shared_followees_first(tiny):
     # shared (2 first: 7 -> 2 is the nearest relation), not from the model's order (3 first)
     _embed_tiny(tiny)
     cfg = PoolConfig(neighbours=2, max_followees=1, max_relations=2)
-    result = gather(tiny, None, ME, [2, 3], [3, 2], 20, cfg, PopularCache())
+    result = PoolRunner(tiny, None, cfg).gather(ME, [2, 3], [3, 2], 20)
     assert result.ran[:4] == [
         "similar_relations",
         "similar_followees",

@@ -1,68 +1,180 @@
-"""Evaluation holds out for real, restores the graph, and the ranker is fitted and used."""
+"""Evaluation hides held-out follows from itself only, and the ranker is fitted and used."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_pools import ME, load_follows, random_model
+from test_pools import ME, load_follows, random_model, test_query
 from test_recommend import world  # noqa: F401  (the shared tiny-graph fixture)
 
 from graphrec import store
 from graphrec.cli import cli
 from graphrec.embed import write_embeddings
+from graphrec.evaluation import holdout
+from graphrec.evaluation.pipeline import evaluate_pipeline
+from graphrec.locks import LEASE_SECONDS
 from graphrec.model.artifacts import VALIDATION
 from graphrec.model.scorer import NumpyScorer
-from graphrec.recommend import holdout
-from graphrec.recommend.evaluation import evaluate_pipeline
-from graphrec.recommend.pools import POOLS, PoolConfig, similar_relations
+from graphrec.recommend.pools import POOLS, PoolConfig, PoolRunner
 from graphrec.recommend.rank import RANKER, Ranker
 from graphrec.recommend.service import Recommender
 
 
-def _follows(driver, uid):
-    return sorted(store.read(driver, "user_follows", None, uid=uid)[0]["follows"])
+def _follows(driver, uid, hidden=None):
+    return sorted(store.read(driver, "user_follows", None, uid=uid, hidden=hidden)[0]["follows"])
 
 
-def _followers(driver):
-    return {r["uid"]: r["followers"] for r in store.read(driver, "pool_popular", None, limit=99)}
+def _followers(driver, hidden=None):
+    rows = store.read(driver, "pool_popular", None, limit=99, hidden=hidden)
+    return {r["uid"]: r["followers"] for r in rows}
+
+
+def _marks(driver) -> int:
+    """Follows and users that carry an evaluation run's marks."""
+    records, _, _ = driver.execute_query(test_query("count_hidden_marks"))
+    return records[0]["marks"]
 
 
 WIDE = PoolConfig(neighbours=50, evidence=50)
 
 
-def test_held_out_follows_are_invisible_then_restored(world, driver):
+def test_hidden_follows_are_invisible_to_the_run_only(world, driver):
     followers = _followers(driver)
-    with holdout.held_out(driver, [(1, 2), (7, 9)]) as moved:
-        assert moved == 2
-        assert _follows(driver, 1) == [3]
-        assert _followers(driver)[2] == followers[2] - 1
-        assert holdout.held_out_count(driver) == 2
-        # the vector index no longer returns the held-out relation: with 1->2 gone, 7 is only
-        # reachable through 7->3, and nobody reaches anyone through 2 from user 1
-        rows, _ = similar_relations(driver, None, ME, [2, 3], WIDE, limit=100)
+    live = Recommender(driver, None, world)
+    before = [r.to_dict() for r in live.recommend(ME, k=50)]
+    with holdout.hidden_follows(driver, [(1, 2), (7, 9), (1, 2)]) as hidden:
+        assert hidden.hidden == 2 and hidden.of(1) == {2}
+        assert _follows(driver, 1, hidden.run) == [3]
+        assert _followers(driver, hidden.run)[2] == followers[2] - 1
+        # the vector index still returns 1->2, but the run's pool 1 drops it: with 1->2
+        # hidden, 7 is only reachable through 7->3, and nobody through 2 from user 1
+        runner = PoolRunner(driver, None, WIDE, hidden.run)
+        rows, _ = runner.similar_relations(ME, [2, 3], limit=100)
         assert all(2 not in r["via"] for r in rows)
-        recs = Recommender(driver, None, world).recommend(ME, k=50)
+        recs = Recommender(driver, None, world, hidden=hidden.run).recommend(ME, k=50)
         assert 2 in {r.uid for r in recs}  # 2 is a candidate again (3 follows it)
+        # everyone else still sees every follow, and gets what they got before
+        assert _follows(driver, 1) == [2, 3]
+        assert _followers(driver) == followers
+        assert [r.to_dict() for r in live.recommend(ME, k=50)] == before
+    assert _marks(driver) == 0
     assert _follows(driver, 1) == [2, 3]
-    assert _followers(driver) == followers
-    assert holdout.held_out_count(driver) == 0
-    # embeddings came back with the relationships: pool 1 sees 1->2 again
-    rows, _ = similar_relations(driver, None, ME, [2], WIDE, limit=100)
+    rows, _ = PoolRunner(driver, None, WIDE).similar_relations(ME, [2], limit=100)
     assert any(2 in r["via"] for r in rows)
 
 
-def test_leftovers_of_an_interrupted_run_are_restored(world, driver):
-    store.write(driver, "hold_out_follows", None, rows=[[1, 2]])  # as if killed mid-run
+def test_leftovers_of_an_older_version_are_restored(world, driver):
+    # graphrec once moved held-out follows to HELDOUT; a run killed then left them there
+    driver.execute_query(test_query("move_to_held_out"), rows=[[1, 2]])
     assert _follows(driver, 1) == [3]
-    with holdout.held_out(driver, [(8, 10)]):
-        assert _follows(driver, 1) == [2, 3]
-        assert _follows(driver, 8) == [3, 9]
+    with holdout.hidden_follows(driver, [(8, 10)]) as hidden:
+        assert _follows(driver, 1, hidden.run) == [2, 3]
+        assert _follows(driver, 8, hidden.run) == [3, 9]
     assert _follows(driver, 8) == [3, 9, 10]
     assert holdout.restore(driver) == 0
+
+
+def _pool_view(result) -> dict:
+    """What a pool run proposed, comparable across runs (floats rounded)."""
+
+    def rounded(value):
+        return round(value, 9) if isinstance(value, float) else value
+
+    return {
+        c.uid: (
+            c.followers,
+            sorted(c.pools),
+            {p: {k: rounded(v) for k, v in e.items()} for p, e in c.evidence.items()},
+        )
+        for c in result.candidates.values()
+    }
+
+
+def test_hiding_follows_is_the_same_as_deleting_them(graph, tmp_path):
+    """Every pool sees, for every user, exactly what it would see in a graph without the
+    hidden follows: candidates, positions, evidence and degree-based counts."""
+    edges, users, model = _community_model(graph, tmp_path)
+    rng = np.random.default_rng(5)
+    by_user: dict[int, list[int]] = {}
+    for u, f in edges:
+        by_user.setdefault(u, []).append(f)
+    pairs = [(u, int(rng.choice(fs))) for u, fs in sorted(by_user.items()) if len(fs) >= 3]
+    probe = users[::7]
+    cfg = PoolConfig(min_candidates=400)  # every pool, popular included
+
+    def views(recommender):
+        return {u: _pool_view(recommender.candidates(recommender.user(u), 20)) for u in probe}
+
+    with holdout.hidden_follows(graph, pairs) as hidden:
+        assert hidden.hidden == len(pairs)
+        seen_hidden = views(Recommender(graph, None, model, cfg, hidden=hidden.run))
+    graph.execute_query(test_query("delete_test_follows"), rows=[list(p) for p in pairs])
+    store.refresh_popular(graph)  # as a load would after changing the graph
+    assert views(Recommender(graph, None, model, cfg)) == seen_hidden
+
+
+def test_overlapping_runs_take_turns_and_a_killed_one_is_cleaned_up(world, driver, settings):
+    order: list[str] = []
+    inside = threading.Event()
+
+    def first():
+        with holdout.hidden_follows(driver, [(1, 2)]) as hidden:
+            order.append("first in")
+            inside.set()
+            time.sleep(1.5)
+            assert _follows(driver, 1, hidden.run) == [3]  # the second run has not undone it
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    inside.wait(30)
+    with holdout.hidden_follows(driver, [(8, 10)]) as hidden:
+        order.append("second in")
+        assert _follows(driver, 1, hidden.run) == [2, 3]
+    thread.join()
+    assert order == ["first in", "first out", "second in"]
+
+    # a run killed by SIGKILL while it holds the lock, with its follows hidden
+    script = (
+        "import sys, time\n"
+        "from graphrec import store\n"
+        "from graphrec.evaluation import holdout\n"
+        "from graphrec.locks import graph_lock\n"
+        "from graphrec.settings import Settings\n"
+        "d = store.open_driver(Settings(sys.argv[1], 'neo4j', sys.argv[2]))\n"
+        "with graph_lock(d, holdout.LOCK, 'a test run'):\n"
+        "    holdout._mark(d, 'hide_follows', [[1, 2], [7, 9]], 'killed', None, 100, True)\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, settings.uri, settings.password],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert _follows(driver, 1) == [2, 3]  # nothing that serves users sees its marks
+    assert _marks(driver) > 0
+    started = time.monotonic()
+    with holdout.hidden_follows(driver, [(8, 10)]) as hidden:
+        # its process is gone from this machine: no wait for its lease to run out
+        assert time.monotonic() - started < LEASE_SECONDS / 2
+        assert _follows(driver, 1, hidden.run) == [2, 3]
+        assert _follows(driver, 8, hidden.run) == [3, 9]
+    assert _marks(driver) == 0
 
 
 def test_evaluate_pipeline_holds_out_for_real(world, driver):

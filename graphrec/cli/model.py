@@ -256,7 +256,7 @@ def train(
             app.driver, scorer, app.database, silent=quiet
         )
     if fit_ranker and write_embeddings:
-        from graphrec.recommend.fit import fit_ranker as fit
+        from graphrec.evaluation.ranker_fit import fit_ranker as fit
 
         quiet_server_notifications()
         result["ranker"] = fit(
@@ -321,7 +321,7 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
     src, dst = _follows(app, from_csv, silent or as_json)
     metrics = _evaluate(model_dir, src, dst, n_users, seed, silent or as_json)
     if pipeline:
-        from graphrec.recommend.evaluation import evaluate_pipeline
+        from graphrec.evaluation.pipeline import evaluate_pipeline
 
         metrics.update(
             evaluate_pipeline(

@@ -185,7 +185,7 @@ def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) 
     Example:
         graphrec fit-ranker --users 1000
     """
-    from graphrec.recommend.fit import fit_ranker
+    from graphrec.evaluation.ranker_fit import fit_ranker
 
     quiet_server_notifications()
     result = fit_ranker(

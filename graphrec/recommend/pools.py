@@ -100,22 +100,35 @@ class PopularCache:
     They come from the list ``load`` keeps on a metadata node (``refresh_popular``): counting
     the followers of every user takes seconds on a large graph, reading one node does not.
     When the graph has no such list (loaded by another tool), the first request computes it
-    and stores it.
+    and stores it. An evaluation run (``hidden``) counts them itself, without its hidden
+    follows.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hidden: str | None = None) -> None:
+        self.hidden = hidden
         self._rows: list[tuple[int, int]] | None = None
         self._lock = threading.Lock()
 
     def rows(self, driver: neo4j.Driver, database: str | None, limit: int) -> list[tuple[int, int]]:
         with self._lock:
             if self._rows is None:
-                self._rows = _cached_popular(driver, database, limit)
+                self._rows = (
+                    _counted_popular(driver, database, limit, self.hidden)
+                    if self.hidden is not None
+                    else _cached_popular(driver, database, limit)
+                )
             return self._rows
 
     def clear(self) -> None:
         with self._lock:
             self._rows = None
+
+
+def _counted_popular(
+    driver: neo4j.Driver, database: str | None, limit: int, hidden: str | None = None
+) -> list[tuple[int, int]]:
+    rows = store.read(driver, "pool_popular", database, limit=limit, hidden=hidden)
+    return [(int(r["uid"]), int(r["followers"])) for r in rows]
 
 
 def _cached_popular(
@@ -126,8 +139,7 @@ def _cached_popular(
         try:
             store.refresh_popular(driver, database, limit)
         except GraphrecError:  # no right to write here (a read replica): count them each time
-            rows = store.read(driver, "pool_popular", database, limit=limit)
-            return [(int(r["uid"]), int(r["followers"])) for r in rows]
+            return _counted_popular(driver, database, limit)
         records = store.read(driver, "read_popular", database, key=store.POPULAR_KEY)
     if not records:
         return []
@@ -141,127 +153,9 @@ def _rows(records: list[neo4j.Record]) -> list[dict]:
     return list(records[0]["rows"]) if records else []
 
 
-def similar_relations(
-    driver: neo4j.Driver,
-    database: str | None,
-    uid: int,
-    via: list[int],
-    cfg: PoolConfig,
-    limit: int,
-) -> tuple[list[dict], list[dict]]:
-    """(similar followers, the accounts they follow): both rules of pool 1, one query."""
-    if not via:
-        return [], []
-    records = store.read(
-        driver,
-        "pool_similar_relations",
-        database,
-        uid=uid,
-        via=via[: cfg.max_relations],
-        index=store.VECTOR_INDEX,
-        neighbours=cfg.neighbours,
-        evidence=cfg.evidence,
-        limit=limit,
-        followees=cfg.similar_followees,
-        max_out=cfg.max_out,
-    )
-    if not records:
-        return [], []
-    return list(records[0]["rows"]), list(records[0]["followees"])
-
-
-def two_tower(
-    driver: neo4j.Driver,
-    database: str | None,
-    uid: int,
-    vector: list[float],
-    n_follows: int,
-    cfg: PoolConfig,
-    limit: int,
-) -> list[dict]:
-    """The accounts nearest to the user's two-tower vector, not followed, not the user."""
-    records = store.read(
-        driver,
-        "pool_two_tower",
-        database,
-        uid=uid,
-        vector=vector,
-        index=store.ACCOUNT_INDEX,
-        neighbours=min(limit + n_follows + 1, cfg.max_tower_neighbours),
-        limit=limit,
-    )
-    return _rows(records)
-
-
-def follows_you(
-    driver: neo4j.Driver, database: str | None, uid: int, cfg: PoolConfig, limit: int
-) -> list[dict]:
-    records = store.read(
-        driver,
-        "pool_follows_you",
-        database,
-        uid=uid,
-        max_followers=cfg.max_my_followers,
-        limit=limit,
-    )
-    return _rows(records)
-
-
 def _capped(via: list[int] | None, cap: int) -> list[int] | None:
     """``via`` cut to ``cap``; None stays None (the query then reads the user's own follows)."""
     return None if via is None else via[:cap]
-
-
-def friends_of_friends(
-    driver: neo4j.Driver,
-    database: str | None,
-    uid: int,
-    via: list[int] | None,
-    cfg: PoolConfig,
-    limit: int,
-) -> list[dict]:
-    """``via=None``: from all the user's followees, or none when more than max_followees."""
-    if via == []:
-        return []
-    records = store.read(
-        driver,
-        "pool_friends_of_friends",
-        database,
-        uid=uid,
-        via=_capped(via, cfg.max_followees),
-        max_followees=cfg.max_followees,
-        max_out=cfg.max_out,
-        evidence=cfg.evidence,
-        limit=limit,
-    )
-    return _rows(records)
-
-
-def followers_of_followees(
-    driver: neo4j.Driver,
-    database: str | None,
-    uid: int,
-    via: list[int] | None,
-    cfg: PoolConfig,
-    limit: int,
-) -> list[dict]:
-    """``via=None``: from all the user's followees, or none when more than max_followees."""
-    if via == []:
-        return []
-    records = store.read(
-        driver,
-        "pool_followers_of_followees",
-        database,
-        uid=uid,
-        via=_capped(via, cfg.max_followees),
-        max_followees=cfg.max_followees,
-        max_followers=cfg.max_followers,
-        max_cofollowers=cfg.max_cofollowers,
-        max_out=cfg.max_out,
-        evidence=cfg.evidence,
-        limit=limit,
-    )
-    return _rows(records)
 
 
 _EXECUTOR: ThreadPoolExecutor | None = None
@@ -338,170 +232,253 @@ def _abandon(side: EarlyPools | None, mine: Future | None, towers: Future | None
         _settle(towers)
 
 
-def _side_by_side(
-    driver: neo4j.Driver,
-    database: str | None,
-    uid: int,
-    via: list[int] | None,
-    cfg: PoolConfig,
-    target: int,
-    follows_you_future: Future | None = None,
-) -> EarlyPools:
-    """Pools 2 and 3 from ``via`` (None: the user's own followees), each on its own thread,
-    and follows_you (or the one already running)."""
-    pool = _executor()
-    return EarlyPools(
-        pool.submit(friends_of_friends, driver, database, uid, via, cfg, target),
-        pool.submit(followers_of_followees, driver, database, uid, via, cfg, target),
-        follows_you_future or pool.submit(follows_you, driver, database, uid, cfg, target),
-    )
+class PoolRunner:
+    """Runs the pool queries of one graph with one configuration.
 
-
-def start_early(
-    driver: neo4j.Driver, database: str | None, uid: int, k: int, cfg: PoolConfig
-) -> EarlyPools:
-    return _side_by_side(driver, database, uid, None, cfg, cfg.target(k))
-
-
-def gather(
-    driver: neo4j.Driver,
-    database: str | None,
-    uid: int,
-    follows: list[int],
-    ranked_follows: list[int],
-    k: int,
-    cfg: PoolConfig,
-    popular: PopularCache,
-    excluded: set[int] | frozenset[int] = frozenset(),
-    use_vectors: bool = True,
-    early: EarlyPools | None = None,
-    user_vector: list[float] | None = None,
-) -> PoolResult:
-    """Run the pools in fallback order for one user and merge what they propose.
-
-    ``ranked_follows``: the user's follows in the order pool 1 should use them (highest model
-    score first); ``excluded``: uids never to propose (blocked, --exclude); ``early``: pools 2,
-    3 and follows_you already started by ``start_early``; ``user_vector``: the user's
-    two-tower vector (None: no two_tower pool).
+    ``hidden``: an evaluation run's id (graphrec.evaluation.holdout); its hidden follows are
+    then invisible to every pool. None when serving.
     """
-    target = cfg.target(k)
-    followed = set(follows)
-    skip = followed | set(excluded) | {uid}
-    candidates: dict[int, Candidate] = {}
-    ran: list[str] = []
 
-    def take(pool: str, rows: list[dict]) -> None:
-        for position, row in enumerate(rows):
-            c = int(row.pop("uid"))
-            if c in skip:
-                continue
-            cand = candidates.get(c)
-            if cand is None:
-                cand = candidates[c] = Candidate(c)
-            followers = row.pop("followers", 0)
-            row["position"] = position
-            cand.add(pool, followers, **row)
+    def __init__(
+        self,
+        driver: neo4j.Driver,
+        database: str | None = None,
+        config: PoolConfig | None = None,
+        hidden: str | None = None,
+    ) -> None:
+        self.driver, self.database = driver, database
+        self.config = config or PoolConfig()
+        self.hidden = hidden
+        self.popular = PopularCache(hidden)
 
-    def full() -> bool:
-        return not cfg.exhaustive and len(candidates) >= target
+    def _read(self, name: str, **params: Any) -> list[neo4j.Record]:
+        return store.read(self.driver, name, self.database, hidden=self.hidden, **params)
 
-    def fill_popular() -> None:
-        # the cached list may predate an account's deactivation: check the few taken
-        rows = popular.rows(driver, database, cfg.popular_cache)
-        fill = [(u, n) for u, n in rows if u not in skip][: target + target // 4]
-        uids = [u for u, _ in fill]
-        gone = {r["uid"] for r in store.read(driver, "inactive_users", database, uids=uids)}
-        take("popular", [{"uid": u, "followers": n} for u, n in fill if u not in gone][:target])
-
-    light = cfg.exhaustive and 0 < len(follows) <= cfg.max_followees
-    if early is not None and not light:
-        early.discard(keep_follows_you=True)
-    mine = early.follows_you if early is not None else None
-    if not follows:
-        # cold start: whoever follows the user, then the most-followed accounts
-        rows = (
-            mine.result() if mine is not None else follows_you(driver, database, uid, cfg, target)
+    def similar_relations(
+        self, uid: int, via: list[int], limit: int
+    ) -> tuple[list[dict], list[dict]]:
+        """(similar followers, the accounts they follow): both rules of pool 1, one query."""
+        if not via:
+            return [], []
+        cfg = self.config
+        records = self._read(
+            "pool_similar_relations",
+            uid=uid,
+            via=via[: cfg.max_relations],
+            index=store.VECTOR_INDEX,
+            neighbours=cfg.neighbours,
+            evidence=cfg.evidence,
+            limit=limit,
+            followees=cfg.similar_followees,
+            max_out=cfg.max_out,
         )
-        ran.append("follows_you")
-        take("follows_you", rows)
-        ran.append("popular")
-        fill_popular()
-        return PoolResult(candidates, [], ran, cold_start=True)
+        if not records:
+            return [], []
+        return list(records[0]["rows"]), list(records[0]["followees"])
 
-    ranked = ranked_follows or follows
-    shared: list[int] = []
-    towers = (
-        _executor().submit(two_tower, driver, database, uid, user_vector, len(follows), cfg, target)
-        if user_vector is not None and cfg.two_tower
-        else None
-    )
-    # A light user's pools 2 and 3 expand from *all* of their followees, so the order pool 1
-    # would give them changes nothing: they read the follows themselves (perhaps started before
-    # the caller had them, see start_early) and run beside pool 1, each query on its own
-    # session. Results are merged in the fallback order whatever finishes first, so provenance
-    # and positions do not depend on timing.
-    side = (early or start_early(driver, database, uid, k, cfg)) if light else None
-    if use_vectors:
-        try:
-            rows, followees = similar_relations(driver, database, uid, ranked, cfg, target)
-        except BaseException:
-            _abandon(side, mine, towers)
-            raise
-        ran.append("similar_relations")
-        take("similar_relations", rows)
-        if cfg.similar_followees:
-            ran.append("similar_followees")
-            take("similar_followees", followees)
-        shared = _prioritise((b for row in rows for b in row["via"]), ())
-    if towers is not None:
-        try:
-            rows = towers.result()
-        except BaseException:
-            _abandon(side, mine, None)
-            raise
-        ran.append("two_tower")
-        take("two_tower", rows)
-    # A heavy user's pools 2 and 3 start from the followees pool 1 found shared, then the rest
-    # by model score; in exhaustive mode both run whatever the first finds, so side by side.
-    via = _prioritise(shared, ranked)
-    if side is None and cfg.exhaustive:
-        side = _side_by_side(driver, database, uid, via, cfg, target, mine)
-    if side is not None:
-        ran += ["friends_of_friends", "followers_of_followees", "follows_you"]
-        take("friends_of_friends", side.friends_of_friends.result())
-        take("followers_of_followees", side.followers_of_followees.result())
-        take("follows_you", side.follows_you.result())
-    else:
-        if not full():
-            ran.append("friends_of_friends")
-            take("friends_of_friends", friends_of_friends(driver, database, uid, via, cfg, target))
-        if not full():
-            ran.append("followers_of_followees")
+    def two_tower(self, uid: int, vector: list[float], n_follows: int, limit: int) -> list[dict]:
+        """The accounts nearest to the user's two-tower vector, not followed, not the user."""
+        records = self._read(
+            "pool_two_tower",
+            uid=uid,
+            vector=vector,
+            index=store.ACCOUNT_INDEX,
+            neighbours=min(limit + n_follows + 1, self.config.max_tower_neighbours),
+            limit=limit,
+        )
+        return _rows(records)
+
+    def follows_you(self, uid: int, limit: int) -> list[dict]:
+        records = self._read(
+            "pool_follows_you", uid=uid, max_followers=self.config.max_my_followers, limit=limit
+        )
+        return _rows(records)
+
+    def friends_of_friends(self, uid: int, via: list[int] | None, limit: int) -> list[dict]:
+        """``via=None``: from all the user's followees, or none when more than max_followees."""
+        if via == []:
+            return []
+        cfg = self.config
+        records = self._read(
+            "pool_friends_of_friends",
+            uid=uid,
+            via=_capped(via, cfg.max_followees),
+            max_followees=cfg.max_followees,
+            max_out=cfg.max_out,
+            evidence=cfg.evidence,
+            limit=limit,
+        )
+        return _rows(records)
+
+    def followers_of_followees(self, uid: int, via: list[int] | None, limit: int) -> list[dict]:
+        """``via=None``: from all the user's followees, or none when more than max_followees."""
+        if via == []:
+            return []
+        cfg = self.config
+        records = self._read(
+            "pool_followers_of_followees",
+            uid=uid,
+            via=_capped(via, cfg.max_followees),
+            max_followees=cfg.max_followees,
+            max_followers=cfg.max_followers,
+            max_cofollowers=cfg.max_cofollowers,
+            max_out=cfg.max_out,
+            evidence=cfg.evidence,
+            limit=limit,
+        )
+        return _rows(records)
+
+    def inactive(self, uids: list[int]) -> set[int]:
+        return {int(r["uid"]) for r in self._read("inactive_users", uids=uids)}
+
+    def _side_by_side(
+        self, uid: int, via: list[int] | None, target: int, follows_you: Future | None = None
+    ) -> EarlyPools:
+        """Pools 2 and 3 from ``via`` (None: the user's own followees), each on its own
+        thread, and follows_you (or the one already running)."""
+        pool = _executor()
+        return EarlyPools(
+            pool.submit(self.friends_of_friends, uid, via, target),
+            pool.submit(self.followers_of_followees, uid, via, target),
+            follows_you or pool.submit(self.follows_you, uid, target),
+        )
+
+    def start_early(self, uid: int, k: int) -> EarlyPools:
+        return self._side_by_side(uid, None, self.config.target(k))
+
+    def gather(
+        self,
+        uid: int,
+        follows: list[int],
+        ranked_follows: list[int],
+        k: int,
+        excluded: set[int] | frozenset[int] = frozenset(),
+        use_vectors: bool = True,
+        early: EarlyPools | None = None,
+        user_vector: list[float] | None = None,
+    ) -> PoolResult:
+        """Run the pools in fallback order for one user and merge what they propose.
+
+        ``ranked_follows``: the user's follows in the order pool 1 should use them (highest
+        model score first); ``excluded``: uids never to propose (blocked, --exclude);
+        ``early``: pools 2, 3 and follows_you already started by ``start_early``;
+        ``user_vector``: the user's two-tower vector (None: no two_tower pool).
+        """
+        cfg = self.config
+        target = cfg.target(k)
+        followed = set(follows)
+        skip = followed | set(excluded) | {uid}
+        candidates: dict[int, Candidate] = {}
+        ran: list[str] = []
+
+        def take(pool: str, rows: list[dict]) -> None:
+            for position, row in enumerate(rows):
+                c = int(row.pop("uid"))
+                if c in skip:
+                    continue
+                cand = candidates.get(c)
+                if cand is None:
+                    cand = candidates[c] = Candidate(c)
+                followers = row.pop("followers", 0)
+                row["position"] = position
+                cand.add(pool, followers, **row)
+
+        def full() -> bool:
+            return not cfg.exhaustive and len(candidates) >= target
+
+        def fill_popular() -> None:
+            # the cached list may predate an account's deactivation: check the few taken
+            rows = self.popular.rows(self.driver, self.database, cfg.popular_cache)
+            fill = [(u, n) for u, n in rows if u not in skip][: target + target // 4]
+            gone = self.inactive([u for u, _ in fill])
             take(
-                "followers_of_followees",
-                followers_of_followees(driver, database, uid, via, cfg, target),
+                "popular",
+                [{"uid": u, "followers": n} for u, n in fill if u not in gone][:target],
             )
-        if not full():
+
+        light = cfg.exhaustive and 0 < len(follows) <= cfg.max_followees
+        if early is not None and not light:
+            early.discard(keep_follows_you=True)
+        mine = early.follows_you if early is not None else None
+        if not follows:
+            # cold start: whoever follows the user, then the most-followed accounts
+            rows = mine.result() if mine is not None else self.follows_you(uid, target)
             ran.append("follows_you")
-            take(
-                "follows_you",
-                mine.result()
-                if mine is not None
-                else follows_you(driver, database, uid, cfg, target),
-            )
-        elif mine is not None:
-            _settle(mine)
-    for _ in range(cfg.rounds):
-        if len(candidates) >= target:
-            break
-        seeds = sorted(candidates.values(), key=lambda c: -len(c.pools))[: cfg.max_followees]
-        ran.append(EXPANSION)
-        rows = friends_of_friends(driver, database, uid, [c.uid for c in seeds], cfg, target)
-        before = len(candidates)
-        take(EXPANSION, rows)
-        if len(candidates) == before:
-            break
-    if len(candidates) < target:
-        ran.append("popular")
-        fill_popular()
-    return PoolResult(candidates, shared, ran)
+            take("follows_you", rows)
+            ran.append("popular")
+            fill_popular()
+            return PoolResult(candidates, [], ran, cold_start=True)
+
+        ranked = ranked_follows or follows
+        shared: list[int] = []
+        towers = (
+            _executor().submit(self.two_tower, uid, user_vector, len(follows), target)
+            if user_vector is not None and cfg.two_tower
+            else None
+        )
+        # A light user's pools 2 and 3 expand from *all* of their followees, so the order
+        # pool 1 would give them changes nothing: they read the follows themselves (perhaps
+        # started before the caller had them, see start_early) and run beside pool 1, each
+        # query on its own session. Results are merged in the fallback order whatever finishes
+        # first, so provenance and positions do not depend on timing.
+        side = (early or self.start_early(uid, k)) if light else None
+        if use_vectors:
+            try:
+                rows, followees = self.similar_relations(uid, ranked, target)
+            except BaseException:
+                _abandon(side, mine, towers)
+                raise
+            ran.append("similar_relations")
+            take("similar_relations", rows)
+            if cfg.similar_followees:
+                ran.append("similar_followees")
+                take("similar_followees", followees)
+            shared = _prioritise((b for row in rows for b in row["via"]), ())
+        if towers is not None:
+            try:
+                rows = towers.result()
+            except BaseException:
+                _abandon(side, mine, None)
+                raise
+            ran.append("two_tower")
+            take("two_tower", rows)
+        # A heavy user's pools 2 and 3 start from the followees pool 1 found shared, then the
+        # rest by model score; in exhaustive mode both run whatever the first finds, so side
+        # by side.
+        via = _prioritise(shared, ranked)
+        if side is None and cfg.exhaustive:
+            side = self._side_by_side(uid, via, target, mine)
+        if side is not None:
+            ran += ["friends_of_friends", "followers_of_followees", "follows_you"]
+            take("friends_of_friends", side.friends_of_friends.result())
+            take("followers_of_followees", side.followers_of_followees.result())
+            take("follows_you", side.follows_you.result())
+        else:
+            if not full():
+                ran.append("friends_of_friends")
+                take("friends_of_friends", self.friends_of_friends(uid, via, target))
+            if not full():
+                ran.append("followers_of_followees")
+                take("followers_of_followees", self.followers_of_followees(uid, via, target))
+            if not full():
+                ran.append("follows_you")
+                take(
+                    "follows_you",
+                    mine.result() if mine is not None else self.follows_you(uid, target),
+                )
+            elif mine is not None:
+                _settle(mine)
+        for _ in range(cfg.rounds):
+            if len(candidates) >= target:
+                break
+            seeds = sorted(candidates.values(), key=lambda c: -len(c.pools))[: cfg.max_followees]
+            ran.append(EXPANSION)
+            rows = self.friends_of_friends(uid, [c.uid for c in seeds], target)
+            before = len(candidates)
+            take(EXPANSION, rows)
+            if len(candidates) == before:
+                break
+        if len(candidates) < target:
+            ran.append("popular")
+            fill_popular()
+        return PoolResult(candidates, shared, ran)

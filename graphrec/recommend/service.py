@@ -7,7 +7,6 @@ every request runs its own queries through the shared driver.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Iterable
@@ -23,15 +22,7 @@ from graphrec.model.artifacts import META, WEIGHTS
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import rank
 from graphrec.recommend.explain import explain, explain_model
-from graphrec.recommend.pools import (
-    Candidate,
-    EarlyPools,
-    PoolConfig,
-    PoolResult,
-    PopularCache,
-    gather,
-    start_early,
-)
+from graphrec.recommend.pools import Candidate, EarlyPools, PoolConfig, PoolResult, PoolRunner
 
 STRATEGIES = ("graph", "model")
 # While the vector index is missing or still populating (`graphrec embed` rebuilding it in
@@ -59,7 +50,11 @@ class UserState:
 
 
 class Recommender:
-    """Who-to-follow for users of one graph, with one model directory (optional for graph)."""
+    """Who-to-follow for users of one graph, with one model directory (optional for graph).
+
+    ``hidden``: an evaluation run's id (graphrec.evaluation.holdout): the follows it hides are
+    then invisible, to the user's own follows and to every pool. None when serving.
+    """
 
     def __init__(
         self,
@@ -68,10 +63,13 @@ class Recommender:
         model_dir: str | Path | None = None,
         config: PoolConfig | None = None,
         use_ranker: bool = True,
+        hidden: str | None = None,
     ) -> None:
         self.driver = driver
         self.database = database
         self.config = config or PoolConfig()
+        self.hidden = hidden
+        self.pools = PoolRunner(driver, database, self.config, hidden)
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.scorer: NumpyScorer | None = None
         self.ranker: rank.Ranker | None = None
@@ -81,14 +79,15 @@ class Recommender:
                 ranker = rank.Ranker.load(self.model_dir)
                 if ranker is not None and ranker.model_version == self.scorer.version:
                     self.ranker = ranker
-        self.popular = PopularCache()
         self._indexes: dict[str, tuple[bool | None, float]] = {}
         self._lock = threading.Lock()
 
     # -- what the graph knows -------------------------------------------------------------
 
     def user(self, uid: int) -> UserState:
-        record = store.read(self.driver, "user_follows", self.database, uid=int(uid))[0]
+        record = store.read(
+            self.driver, "user_follows", self.database, uid=int(uid), hidden=self.hidden
+        )[0]
         if not record["found"]:
             raise UnknownUser(f"user {uid} is not in the graph")
         return UserState(
@@ -192,18 +191,14 @@ class Recommender:
         """The merged pools; ``early``: pools 2-3 already started by ``start_early``."""
         excluded = set(user.blocked) | {int(u) for u in exclude}
         ranked = self._ranked_follows(user.uid, user.follows) if user.follows else []
-        run = functools.partial(
-            gather,
-            self.driver,
-            self.database,
-            user.uid,
-            user.follows,
-            ranked,
-            k,
-            self.config,
-            self.popular,
-            excluded,
-        )
+
+        def run(
+            use_vectors: bool, user_vector: list[float] | None, early: EarlyPools | None = None
+        ) -> PoolResult:
+            return self.pools.gather(
+                user.uid, user.follows, ranked, k, excluded, use_vectors, early, user_vector
+            )
+
         # the vector scores every candidate for the ranker, whether or not its pool can run
         vector = self.user_vector(user)
         as_list = None if vector is None else vector.tolist()
@@ -254,7 +249,7 @@ class Recommender:
         if strategy == "model":
             return self._recommend_model(self.user(uid), k, exclude)
         # pools 2 and 3 need only the uid: start them while the user's follows are read
-        early = start_early(self.driver, self.database, int(uid), k, self.config)
+        early = self.pools.start_early(int(uid), k)
         try:
             user = self.user(uid)
         except BaseException:

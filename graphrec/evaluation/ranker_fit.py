@@ -2,8 +2,9 @@
 
 The examples come from the model's validation follows (MODEL_DIR/validation.npz): training
 follows the model itself never saw, so its score on them is as honest as on a new follow.
-For a seeded sample of them (one per user) the follow is hidden (moved to HELDOUT, together
-with the model's test hold-out, so neither is visible), the pools run on what is left, and
+For a seeded sample of them (one per user) the follow is hidden from this run's queries
+(graphrec.evaluation.holdout), together with the model's test hold-out, so neither is
+visible to the run while ``recommend`` still sees both; the pools run on what is left, and
 every candidate is labelled 1 when it is the hidden account. Models without a validation
 file fall back to hiding a random training follow, which the model did see, so its score is
 over-confident there; recommend uses the ranker only when it was fitted for the same model
@@ -22,10 +23,10 @@ import numpy as np
 
 from graphrec import store
 from graphrec.errors import GraphrecError
+from graphrec.evaluation.holdout import hidden_follows, widened
 from graphrec.model.artifacts import HOLDOUT, VALIDATION, require_model_dir
 from graphrec.progress import Progress
 from graphrec.recommend import rank
-from graphrec.recommend.holdout import held_out
 from graphrec.recommend.pools import PoolConfig
 from graphrec.recommend.service import Recommender, UserState
 
@@ -106,8 +107,13 @@ def fit_ranker(
         raise GraphrecError("no follows to fit a ranker on; load a graph and train first")
     xs, ys = [], []
     found = 0
-    with held_out(driver, [*map(tuple, test_pairs.tolist()), *hidden], database):
-        recommender = Recommender(driver, database, model_dir, config, use_ranker=False)
+    pairs = [*map(tuple, test_pairs.tolist()), *hidden]
+    with hidden_follows(driver, pairs, database, silent=silent) as invisible:
+        follows = int(store.read(driver, "count_graph", database)[0]["follows"])
+        config = widened(config or PoolConfig(), invisible.hidden, follows)
+        recommender = Recommender(
+            driver, database, model_dir, config, use_ranker=False, hidden=invisible.run
+        )
 
         def one(pair: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, bool]:
             return candidate_examples(recommender, recommender.user(pair[0]), pair[1], k)

@@ -1,9 +1,9 @@
 """The whole pipeline (pools + ranking) under graphrec.evaluate's leave-one-out protocol.
 
 The held-out pairs are the model's own (MODEL_DIR/holdout.npz: one follow per user that the
-model never trained on). They are moved out of the graph (to HELDOUT relationships) for the
-whole run, so the pools, the vector index and the degree counts see exactly the training
-graph, and restored afterwards (also at the start, should an earlier run have been killed).
+model never trained on). They are hidden from this run's queries for the whole run
+(graphrec.evaluation.holdout), so its pools, vector index results and degree counts see
+exactly the training graph, while everyone else still sees every follow.
 
 Every method is scored by ``graphrec.evaluate.ranking_metrics`` with the same split, users and
 code path as the model and the baselines: "pipeline" (pools + ranker), "pool_model" (the same
@@ -26,14 +26,15 @@ from pathlib import Path
 import neo4j
 import numpy as np
 
-from graphrec import store
 from graphrec.errors import GraphrecError
+from graphrec.evaluation.holdout import hidden_follows, widened
+from graphrec.evaluation.ranker_fit import model_holdout
+from graphrec.graph import fetch_follows
 from graphrec.model.artifacts import require_model_dir
+from graphrec.model.sampling import pair_keys
 from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
 from graphrec.recommend import rank
-from graphrec.recommend.fit import model_holdout
-from graphrec.recommend.holdout import held_out
 from graphrec.recommend.pools import POOLS, Candidate, PoolConfig
 from graphrec.recommend.service import Recommender
 
@@ -41,16 +42,21 @@ MODEL_ORDER = "pool_model"
 DEPTH = 50  # ranking_metrics asks for the top 50
 
 
-def graph_follows(driver: neo4j.Driver, database: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Every FOLLOWS as (src, dst) uid arrays."""
-    try:
-        from graphrec.graph import fetch_follows
-    except ImportError:  # the model area's reader; this is the slower stand-in
-        rows = store.read(driver, "sample_followers", database, min_follows=1)
-        src = np.fromiter((r["uid"] for r in rows for _ in r["follows"]), np.int64)
-        dst = np.fromiter((f for r in rows for f in r["follows"]), np.int64)
-        return src, dst
-    return fetch_follows(driver, database)
+def training_follows(
+    driver: neo4j.Driver, database: str | None, pairs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every FOLLOWS but the held-out (uid, fid) ``pairs``, as (src, dst) uid arrays."""
+    src, dst = fetch_follows(driver, database)
+    ids = np.unique(np.concatenate([src, dst, pairs.ravel()]))
+    n = ids.size
+
+    def dense(uids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(ids, uids)
+
+    keep = ~np.isin(
+        pair_keys(dense(src), dense(dst), n), pair_keys(dense(pairs[:, 0]), dense(pairs[:, 1]), n)
+    )
+    return src[keep], dst[keep]
 
 
 def _pool_position(pool: str, cand: Candidate) -> int:
@@ -207,10 +213,11 @@ def evaluate_pipeline(
             f"{model_dir} has no held-out follows; train with a hold-out (the default) first"
         )
     start = time.perf_counter()
-    with held_out(driver, map(tuple, pairs.tolist()), database) as moved:
-        src, dst = graph_follows(driver, database)  # the training graph: held-out pairs absent
+    with hidden_follows(driver, map(tuple, pairs.tolist()), database, silent=silent) as hidden:
+        src, dst = training_follows(driver, database, pairs)
         split = split_from_holdout(scorer.uids, src, dst, pairs[:, 0], pairs[:, 1])
-        recommender = Recommender(driver, database, model_dir, config)
+        config = widened(config or PoolConfig(), hidden.hidden, src.size + hidden.hidden)
+        recommender = Recommender(driver, database, model_dir, config, hidden=hidden.run)
         outcomes = _Outcomes(recommender, scorer, workers, silent)
         names = [
             "pipeline",
@@ -235,7 +242,7 @@ def evaluate_pipeline(
             "pool_recall": round(_share(in_merged), 4),
             "pool_recall_by_out_degree": _by_out_degree(in_merged, degrees),
             "ranker": ranker,
-            "held_out_moved": int(moved),
+            "held_out_hidden": hidden.hidden,
             "total_seconds": round(time.perf_counter() - start, 2),
         }
     )
