@@ -25,7 +25,7 @@ TABLE_KEYS = (USER_TABLE, ACCOUNT_TABLE, VECTORS)
 @dataclass(frozen=True)
 class TwoTowerConfig:
     """Sizes and training knobs of the two-tower model. The id width, temperature, batch and
-    log-Q correction were chosen on wiki-vote's validation follows (docs/benchmarks.md,
+    log-Q correction were chosen on wiki-vote's validation follows (docs/history.md,
     "Two-tower retrieval"); the output width is the reference design's."""
 
     dim: int = 64  # the L2-normalised output of each tower
