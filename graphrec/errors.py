@@ -40,6 +40,10 @@ class ModelNotFound(GraphrecError):
     """No trained model in the given model directory."""
 
 
+class ModelUnreadable(GraphrecError):
+    """A model directory's file is truncated, corrupt or not what graphrec wrote."""
+
+
 class UnknownUser(GraphrecError):
     """A uid that is not in the graph."""
 

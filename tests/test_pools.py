@@ -23,6 +23,7 @@ import pytest
 
 from graphrec import loader, store
 from graphrec.io import Follows
+from graphrec.model import artifacts
 from graphrec.recommend.pools import PoolConfig, PoolRunner, PopularCache
 
 TEST_CYPHER = Path(__file__).parent / "cypher"
@@ -96,7 +97,7 @@ def random_model(model_dir: Path, uids, seed: int = 0, latent: int = 8) -> Path:
     w["out_kernel"] = rng.normal(size=(latent + 8, 1)).astype(np.float32)
     w["out_bias"] = np.zeros(1, np.float32)
     model_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(model_dir / "weights.npz", **w)
+    artifacts.save_weights(model_dir, w)
     (model_dir / "meta.json").write_text(json.dumps({"version": uuid.uuid4().hex}))
     return model_dir
 

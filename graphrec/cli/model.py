@@ -60,7 +60,7 @@ def _evaluate(
     silent: bool = True,
 ) -> dict:
     from graphrec import evaluate
-    from graphrec.model.artifacts import HOLDOUT, VALIDATION, require_model_dir
+    from graphrec.model.artifacts import HOLDOUT, VALIDATION, read_pairs, require_model_dir
     from graphrec.model.scorer import NumpyScorer
 
     path = require_model_dir(model_dir)
@@ -70,16 +70,12 @@ def _evaluate(
             "follow is one it has seen; train with the default hold-out to evaluate it"
         )
     scorer = NumpyScorer.load(path)
-    import numpy as np
-
-    with np.load(path / HOLDOUT, allow_pickle=False) as held:
-        split = evaluate.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
+    held = read_pairs(path, HOLDOUT)
+    split = evaluate.split_from_holdout(scorer.uids, src, dst, held[:, 0], held[:, 1])
     if split.test_users.size == 0:
         raise GraphrecError("no held-out follows to evaluate (no user has 3 or more follows)")
-    validation = None  # the follows NeuMF validated on; the baselines tune on them too
-    if (path / VALIDATION).exists():
-        with np.load(path / VALIDATION, allow_pickle=False) as pairs:
-            validation = (pairs["users"], pairs["items"])
+    pairs = read_pairs(path, VALIDATION)  # NeuMF validated on them; the baselines tune on them
+    validation = (pairs[:, 0], pairs[:, 1]) if len(pairs) else None
     return evaluate.evaluate_model(
         scorer, split, n_users=n_users, seed=seed, validation_pairs=validation, silent=silent
     )

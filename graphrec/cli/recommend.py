@@ -118,6 +118,7 @@ def recommend(
         graphrec recommend --users uids.txt --out recs.csv --workers 2
     """
     _import_neo4j_without_pandas()
+    from graphrec.model.artifacts import require_model_dir
     from graphrec.recommend.batch import read_uid_file, write_csv
     from graphrec.recommend.pools import PoolConfig
     from graphrec.recommend.service import Recommender
@@ -131,6 +132,8 @@ def recommend(
     quiet_server_notifications()
     exclude = read_uid_file(exclude_file) if exclude_file else []
     users = read_uid_file(users_file) if users_file else []
+    if model_dir is not None:  # asked for by name: it must hold a model
+        require_model_dir(model_dir)
     recommender = Recommender(
         app.driver,
         app.database,

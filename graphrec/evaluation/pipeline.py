@@ -28,9 +28,8 @@ import numpy as np
 
 from graphrec.errors import GraphrecError
 from graphrec.evaluation.holdout import hidden_follows, widened
-from graphrec.evaluation.ranker_fit import model_holdout
 from graphrec.graph import fetch_follows
-from graphrec.model.artifacts import require_model_dir
+from graphrec.model.artifacts import read_pairs, require_model_dir
 from graphrec.model.sampling import pair_keys
 from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
@@ -207,7 +206,7 @@ def evaluate_pipeline(
 
     model_dir = require_model_dir(model_dir)
     scorer = NumpyScorer.load(model_dir)
-    pairs = model_holdout(model_dir)
+    pairs = read_pairs(model_dir)
     if len(pairs) == 0:
         raise GraphrecError(
             f"{model_dir} has no held-out follows; train with a hold-out (the default) first"

@@ -24,26 +24,11 @@ import numpy as np
 from graphrec import store
 from graphrec.errors import GraphrecError
 from graphrec.evaluation.holdout import hidden_follows, widened
-from graphrec.model.artifacts import HOLDOUT, VALIDATION, require_model_dir
+from graphrec.model.artifacts import VALIDATION, read_pairs, require_model_dir
 from graphrec.progress import Progress
 from graphrec.recommend import rank
 from graphrec.recommend.pools import PoolConfig
 from graphrec.recommend.service import Recommender, UserState
-
-
-def model_holdout(model_dir: str | Path, name: str = HOLDOUT) -> np.ndarray:
-    """The (n, 2) held-out (uid, fid) pairs the model never saw; empty when it has none."""
-    path = Path(model_dir) / name
-    if not path.exists():
-        return np.zeros((0, 2), dtype=np.int64)
-    with np.load(path, allow_pickle=False) as data:
-        if "pairs" in data.files:
-            return np.asarray(data["pairs"], np.int64).reshape(-1, 2)
-        files = data.files
-        src_key = next((k for k in ("src", "uid", "users", "src_uids") if k in files), files[0])
-        dst_key = next((k for k in ("dst", "fid", "items", "dst_uids") if k in files), files[1])
-        src, dst = data[src_key], data[dst_key]
-        return np.stack([np.asarray(src, np.int64), np.asarray(dst, np.int64)], axis=1)
 
 
 def _random_training_follows(
@@ -94,8 +79,8 @@ def fit_ranker(
     model_dir = require_model_dir(model_dir)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    test_pairs = model_holdout(model_dir)
-    validation = model_holdout(model_dir, VALIDATION)
+    test_pairs = read_pairs(model_dir)
+    validation = read_pairs(model_dir, VALIDATION)
     if len(validation):
         picked = rng.permutation(len(validation))[:n_users]
         hidden = [(int(u), int(f)) for u, f in validation[np.sort(picked)]]

@@ -14,19 +14,30 @@
 
 ``uids`` is the sorted array of every uid the model knows; a uid's index in it is its row in
 both the user-role and the account-role embedding tables.
+
+Training builds a model in a folder of its own and publishes it whole (``publish``):
+MODEL_DIR is a symbolic link to ``.NAME.versions/VERSION``, replaced in one rename, so a
+reader sees the old model or the new one, never a mix, and an interrupted training leaves the
+old model as it was. Every reader here names the file it could not read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import socket
+import uuid
+import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from graphrec.errors import ModelNotFound
+from graphrec.errors import GraphrecError, ModelNotFound, ModelUnreadable
 
 META = "meta.json"
 WEIGHTS = "weights.npz"
@@ -36,6 +47,12 @@ VALIDATION = "validation.npz"
 METRICS = "metrics.json"
 CURVES = "curves.png"
 TABLES = "tables"
+RANKER = "ranker.json"  # written by graphrec.evaluation.ranker_fit, read by recommend.rank
+# what a model folder may hold; training replaces a plain folder only when it holds no more
+MODEL_FILES = frozenset(
+    {META, WEIGHTS, KERAS_MODEL, HOLDOUT, VALIDATION, METRICS, CURVES, TABLES, RANKER}
+    | {f"{name}.tmp" for name in (META, METRICS, RANKER)}
+)
 TABLE_KEYS = (
     "uids",
     "gmf_user",
@@ -56,8 +73,8 @@ class NeuMFConfig:
 
     Sizes follow the reference design; ``search`` lets training pick a wider model and another
     learning rate on the validation follows, because the best capacity differs from graph to
-    graph. The other knobs are the best found with bench/quality.py (docs/benchmarks.md has
-    the figures). L2 stays off: Keras applies it to the whole embedding table every step, and
+    graph. The other knobs are the best found with bench/quality.py (docs/history.md has the
+    tuning log). L2 stays off: Keras applies it to the whole embedding table every step, and
     under Adam that pulls rarely seen ids hard towards zero.
     """
 
@@ -133,6 +150,18 @@ def require_model_dir(model_dir: str | Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Errors of reading the model file ``path`` as one ModelUnreadable naming it."""
+    try:
+        yield
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        raise ModelUnreadable(
+            f"{path}: unreadable ({e.__class__.__name__}: {e}); it may be truncated or "
+            "corrupt: train the model again (`graphrec train`)"
+        ) from e
+
+
 def save_weights(model_dir: Path, weights: dict[str, np.ndarray]) -> None:
     """The per-uid tables as tables/KEY.npy, every other array in weights.npz."""
     tables = model_dir / TABLES
@@ -148,18 +177,101 @@ def save_weights(model_dir: Path, weights: dict[str, np.ndarray]) -> None:
 def load_weights(model_dir: str | Path) -> dict[str, np.ndarray]:
     """Every array of a model: weights.npz read, tables/*.npy memory-mapped (read-only)."""
     path = require_model_dir(model_dir)
-    with np.load(path / WEIGHTS, allow_pickle=False) as data:
+    with reading(path / WEIGHTS), np.load(path / WEIGHTS, allow_pickle=False) as data:
         weights = {k: data[k] for k in data.files}
     for table in sorted((path / TABLES).glob("*.npy")):
-        weights[table.stem] = np.load(table, mmap_mode="r", allow_pickle=False)
+        with reading(table):
+            weights[table.stem] = np.load(table, mmap_mode="r", allow_pickle=False)
     return weights
 
 
 def read_meta(model_dir: str | Path) -> dict:
-    return json.loads((require_model_dir(model_dir) / META).read_text())
+    path = require_model_dir(model_dir) / META
+    with reading(path):
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict) or "version" not in meta:
+            raise ValueError("not a graphrec model's meta.json")
+        return meta
+
+
+def read_pairs(model_dir: str | Path, name: str = HOLDOUT) -> np.ndarray:
+    """The (n, 2) (uid, fid) pairs of holdout.npz or validation.npz; empty when the model has
+    no such file."""
+    path = Path(model_dir) / name
+    if not path.exists():
+        return np.zeros((0, 2), dtype=np.int64)
+    with reading(path), np.load(path, allow_pickle=False) as data:
+        users, items = np.asarray(data["users"], np.int64), np.asarray(data["items"], np.int64)
+        if users.shape != items.shape:
+            raise ValueError("users and items differ in length")
+        return np.stack([users, items], axis=1).reshape(-1, 2)
 
 
 def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=lambda v: v.tolist()))
     tmp.replace(path)
+
+
+def _versions(model_dir: Path) -> Path:
+    return model_dir.parent / f".{model_dir.name}.versions"
+
+
+def staging_dir(model_dir: str | Path) -> Path:
+    """A new, empty folder beside ``model_dir`` for a model being trained (``publish`` it
+    when complete). Folders that killed trainings of this machine left are removed."""
+    model_dir = Path(model_dir).absolute()
+    if model_dir.is_dir() and not model_dir.is_symlink():
+        others = sorted(p.name for p in model_dir.iterdir() if p.name not in MODEL_FILES)
+        if others:
+            raise GraphrecError(
+                f"{model_dir} holds files that are not a graphrec model's "
+                f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); "
+                "train into another --model-dir"
+            )
+    versions = _versions(model_dir)
+    versions.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+    for old in versions.glob("tmp.*"):
+        _, pid, _, where = (old.name.split(".", 3) + ["", "", ""])[:4]
+        if where == host and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = versions / f"tmp.{os.getpid()}.{uuid.uuid4().hex[:8]}.{host}"
+    path.mkdir()
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def publish(staged: Path, model_dir: str | Path, version: str) -> Path:
+    """Make the complete model in ``staged`` the one at ``model_dir``, atomically, and delete
+    the model it replaces. A ``model_dir`` that is a plain folder (a model from before
+    versioned folders, or anything else) is moved aside into the versions folder first."""
+    model_dir = Path(model_dir).absolute()
+    versions = _versions(model_dir)
+    final = versions / version
+    staged.rename(final)
+    previous = None
+    if model_dir.is_symlink():
+        previous = model_dir.resolve()
+    elif model_dir.exists():
+        previous = versions / f"replaced-{uuid.uuid4().hex[:8]}"
+        model_dir.rename(previous)
+    link = model_dir.parent / f".{model_dir.name}.link-{uuid.uuid4().hex[:8]}"
+    link.symlink_to(final.relative_to(model_dir.parent))
+    link.replace(model_dir)  # rename(2): atomic
+    if previous is not None and previous.parent == versions and previous != final:
+        shutil.rmtree(previous, ignore_errors=True)
+    return model_dir
+
+
+def discard(staged: Path) -> None:
+    shutil.rmtree(staged, ignore_errors=True)

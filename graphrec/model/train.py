@@ -462,12 +462,30 @@ def train(
     """Train NeuMF on the follows ``src_uids -> dst_uids`` and write the model directory.
 
     Returns the training figures (examples, examples_per_second, epochs, seconds, the search
-    over capacity and learning rate, ...), which are also stored in meta.json.
+    over capacity and learning rate, ...), which are also stored in meta.json. The model is
+    built in a folder of its own and replaces the one at ``model_dir`` only once complete
+    (artifacts.publish): an interrupted training leaves the old model as it was.
     """
-    config = config or NeuMFConfig()
+    staged = artifacts.staging_dir(model_dir)
+    try:
+        figures = _train(src_uids, dst_uids, staged, config or NeuMFConfig(), holdout, silent)
+        final = artifacts.publish(staged, model_dir, figures["version"])
+    except BaseException:
+        artifacts.discard(staged)
+        raise
+    return {**figures, "model_dir": str(final)}
+
+
+def _train(
+    src_uids: np.ndarray,
+    dst_uids: np.ndarray,
+    model_dir: Path,
+    config: NeuMFConfig,
+    holdout: bool,
+    silent: bool,
+) -> dict:
+    """``train`` into the empty folder ``model_dir``."""
     started = time.perf_counter()
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
@@ -493,7 +511,6 @@ def train(
             del split
         else:
             train_src, train_dst = src, dst
-            (model_dir / artifacts.HOLDOUT).unlink(missing_ok=True)
 
         fit_users, fit_items, val_users, val_items = validation_split(
             train_src, train_dst, n_ids, config.validation_fraction, config.seed
@@ -623,5 +640,5 @@ def train(
     }
     artifacts.save_weights(model_dir, weights)
     _save_curves(history, model_dir / artifacts.CURVES)
-    artifacts.write_json(model_dir / artifacts.META, meta)  # last: marks the dir complete
-    return {**figures, "version": meta["version"], "model_dir": str(model_dir)}
+    artifacts.write_json(model_dir / artifacts.META, meta)
+    return {**figures, "version": meta["version"]}

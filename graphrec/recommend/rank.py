@@ -1,6 +1,7 @@
 """Ranking: NeuMF score plus graph evidence, combined by a small logistic regression.
 
-The ranker is fitted on training follows only (``fit.py``) and saved as ``ranker.json`` in
+The ranker is fitted on training follows only (graphrec.evaluation.ranker_fit) and saved as
+``ranker.json`` in
 the model directory. Without it (or when it belongs to another model version), candidates are
 ranked by the NeuMF score alone, graph evidence breaking ties.
 """
@@ -13,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from graphrec.errors import GraphrecError
+from graphrec.errors import GraphrecError, ModelUnreadable
+from graphrec.model.artifacts import RANKER, write_json
 from graphrec.recommend.pools import Candidate
-
-RANKER = "ranker.json"
 
 FEATURES = (
     # Graph evidence is made relative to the user's own pool (value / the pool's best, and
@@ -215,9 +215,7 @@ class Ranker:
 
     def save(self, model_dir: str | Path) -> Path:
         path = Path(model_dir) / RANKER
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        tmp.replace(path)
+        write_json(path, self.to_dict())
         return path
 
     @classmethod
@@ -228,20 +226,25 @@ class Ranker:
             return None
         try:
             d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise GraphrecError(
-                f"{path}: unreadable ranker ({e}); run `graphrec fit-ranker`"
+            if d.get("features") != list(FEATURES):
+                raise GraphrecError(
+                    f"{path}: fitted with other features; run `graphrec fit-ranker`"
+                )
+            n = len(FEATURES)
+            ranker = cls(
+                coef=np.asarray(d["coef"], np.float64).reshape(n),
+                intercept=float(d["intercept"]),
+                mean=np.asarray(d["mean"], np.float64).reshape(n),
+                std=np.asarray(d["std"], np.float64).reshape(n),
+                model_version=str(d.get("model_version", "")),
+                info=d.get("info", {}),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ModelUnreadable(
+                f"{path}: unreadable ranker ({e.__class__.__name__}: {e}); "
+                "run `graphrec fit-ranker` again"
             ) from e
-        if d.get("features") != list(FEATURES):
-            raise GraphrecError(f"{path}: fitted with other features; run `graphrec fit-ranker`")
-        return cls(
-            coef=np.asarray(d["coef"], np.float64),
-            intercept=float(d["intercept"]),
-            mean=np.asarray(d["mean"], np.float64),
-            std=np.asarray(d["std"], np.float64),
-            model_version=str(d.get("model_version", "")),
-            info=d.get("info", {}),
-        )
+        return ranker
 
 
 def fit_logistic(
