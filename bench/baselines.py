@@ -3,9 +3,9 @@ no NeuMF training).
 
 For each dataset: read the gzip edge list (graphrec.io read_follows + clean), index it, hold
 out one follow per user with >= 3 follows (the split `graphrec train` makes with the same
-seed), tune every baseline of graphrec.baselines on validation follows carved out of the
+seed), tune every baseline of graphrec.evaluation.baselines on validation follows carved out of the
 training follows, and rank the held-out follow of the same sampled users with every method
-(graphrec.evaluate.ranking_metrics): HR@10, NDCG@10, HR@50 and the NCF protocol.
+(graphrec.evaluation.metrics.ranking_metrics): HR@10, NDCG@10, HR@50 and the NCF protocol.
 
     .venv/bin/python bench/baselines.py [--quick] [--datasets wiki-vote] [--users 2000]
         [--methods rp3beta,ease] [--grid 'ease=[{"l2": 100}, {"l2": 500}]']
@@ -46,31 +46,36 @@ def dataset_path(name: str, data_dir: Path) -> Path:
 
 
 def run_dataset(name: str, args: argparse.Namespace, grids: dict) -> dict:
-    from graphrec import evaluate as ev
-    from graphrec.baselines import tuned_baselines
+    from graphrec.evaluation import methods, metrics
+    from graphrec.evaluation.baselines import tuned_baselines
     from graphrec.io import clean, read_follows
+    from graphrec.model import splits
 
     started = time.perf_counter()
     follows = clean(read_follows(dataset_path(name, args.data_dir)))
-    uids, src, dst = ev.index_follows(follows.uid, follows.fid)
-    split = ev.leave_one_out_split(src, dst, len(uids), seed=args.seed)
-    methods: list = []
+    uids, src, dst = splits.index_follows(follows.uid, follows.fid)
+    split = splits.leave_one_out_split(src, dst, len(uids), seed=args.seed)
+    recs: list = []
     if not args.methods:
-        methods += [ev.Popularity(split), ev.FriendsOfFriends(split), ev.AdamicAdar(split)]
-    methods += tuned_baselines(
+        recs += [
+            methods.Popularity(split),
+            methods.FriendsOfFriends(split),
+            methods.AdamicAdar(split),
+        ]
+    recs += tuned_baselines(
         split,
         seed=args.seed,
         grids=grids,
         validation_users=args.validation_users,
         only=args.methods,
     )
-    metrics = ev.ranking_metrics(methods, split, n_users=args.users, seed=args.seed)
+    results = metrics.ranking_metrics(recs, split, n_users=args.users, seed=args.seed)
     return {
         "dataset": name,
         "accounts": len(uids),
         "follows": int(src.size),
         "held_out_users": int(split.test_users.size),
-        "metrics": metrics,
+        "metrics": results,
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -115,7 +120,7 @@ def main() -> None:
         "--validation-users",
         type=int,
         default=None,
-        help="validation users per grid setting [graphrec.baselines default]",
+        help="validation users per grid setting [graphrec.evaluation.baselines default]",
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
@@ -143,7 +148,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from graphrec.baselines import GRIDS, VALIDATION_USERS
+    from graphrec.evaluation.baselines import GRIDS, VALIDATION_USERS
 
     grids: dict = dict(QUICK_GRIDS) if args.quick else {}
     for item in args.grid:

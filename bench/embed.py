@@ -32,7 +32,7 @@ from graphrec.settings import resolve_settings  # noqa: E402
 
 def index_segments() -> int | None:
     """Lucene segments of the local server's vector indexes (None when not a local server)."""
-    from graphrec.server import LocalServer
+    from graphrec.server.process import LocalServer
 
     root = LocalServer.from_env().home / "data" / "databases" / "neo4j" / "schema" / "index"
     folders = list(root.glob("vector-*/*/*"))

@@ -25,7 +25,6 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice; set before numpy
 
-import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,29 +45,30 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def run_dataset(name: str, overrides: dict, n_users: int, seed: int, als: dict) -> dict:
-    from graphrec import evaluate as ev
-    from graphrec.model.artifacts import NeuMFConfig
+    from graphrec.evaluation import methods, metrics
+    from graphrec.model import splits
+    from graphrec.model.artifacts import NeuMFConfig, read_pairs
     from graphrec.model.scorer import NumpyScorer
     from graphrec.model.train import train
 
     src, dst = read_edges(name)
     config = dataclasses.replace(NeuMFConfig(), **overrides)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as work:
+        tmp = Path(work) / "model"
         figures = train(src, dst, tmp, config, silent=True)
         scorer = NumpyScorer.load(tmp)
         history = scorer.meta["history"]
-        with np.load(Path(tmp) / "holdout.npz") as held:
-            split = ev.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
-    methods = [
-        ev.NeuMFRecommender(scorer, split),
-        ev.Popularity(split),
-        ev.FriendsOfFriends(split),
-        ev.AdamicAdar(split),
+        held = read_pairs(tmp)
+        split = splits.split_from_holdout(scorer.uids, src, dst, held[:, 0], held[:, 1])
+    recs = [
+        methods.NeuMFRecommender(scorer, split),
+        methods.Popularity(split),
+        methods.FriendsOfFriends(split),
+        methods.AdamicAdar(split),
     ]
-    if ev.als_available():
-        methods.append(ev.ImplicitALS(split, **als))
-    metrics = ev.ranking_metrics(methods, split, n_users=n_users, seed=seed)
-    metrics["neumf"].update(ev.classification_metrics(scorer, split, seed=seed))
+    recs.append(methods.ImplicitALS(split, **als))
+    results = metrics.ranking_metrics(recs, split, n_users=n_users, seed=seed)
+    results["neumf"].update(metrics.classification_metrics(scorer, split, seed=seed))
     return {
         "dataset": name,
         "follows": int(src.size),
@@ -89,7 +89,7 @@ def run_dataset(name: str, overrides: dict, n_users: int, seed: int, als: dict) 
             },
             "val_hr@10": [round(h["val_hr@10"], 4) for h in history],
         },
-        "metrics": metrics,
+        "metrics": results,
     }
 
 

@@ -25,7 +25,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -79,7 +78,7 @@ def run_stage(args: list[str], log: Path) -> tuple[dict, float, float]:
 
 def neo4j_memory() -> dict:
     """Resident and peak resident memory of the bench server's JVM, in MB."""
-    from graphrec.server import LocalServer
+    from graphrec.server.process import LocalServer
 
     pid = LocalServer.from_env().pid()
     if pid is None:
@@ -93,8 +92,7 @@ def neo4j_memory() -> dict:
 
 
 def store_mb() -> float:
-    from graphrec.server import LocalServer
-    from graphrec.server.process import disk_usage
+    from graphrec.server.process import LocalServer, disk_usage
 
     path = LocalServer.from_env().home / "data" / "databases" / "neo4j"
     return round(disk_usage(path) / 2**20, 1)
@@ -103,6 +101,8 @@ def store_mb() -> float:
 def one_size(millions: float, args: argparse.Namespace, work: Path, done: list[dict]) -> dict:
     """Every stage at one size; ``done``: the sizes before it, written again with this
     size's stages so far after each stage (a run stopped by hand keeps them)."""
+    from graphrec.model.artifacts import remove_model
+
     users = max(200, round(millions * USERS_PER_MILLION))
     csv = work / f"follows-{millions:g}M.csv"
     model = work / f"model-{millions:g}M"
@@ -216,7 +216,7 @@ def one_size(millions: float, args: argparse.Namespace, work: Path, done: list[d
     finally:
         csv.unlink(missing_ok=True)
         if not args.keep_last or millions != args.last:
-            shutil.rmtree(model, ignore_errors=True)
+            remove_model(model)
     return row
 
 
@@ -347,7 +347,7 @@ def main() -> None:
     parser.add_argument("--load-max", type=float, default=1.0, help="largest transactional load")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default="scale")
-    parser.add_argument("--quick", action="store_true", help="0.1M follows, small settings")
+    parser.add_argument("--quick", action="store_true", help="0.02M follows, small settings")
     parser.add_argument(
         "--keep-last", action="store_true", help="keep the largest size's model (in --work)"
     )
@@ -364,7 +364,7 @@ def main() -> None:
         return
     args.train_args = []
     if args.quick:  # a smoke run (CI): every stage once, with training cut to the bone
-        args.sizes, args.epochs, args.eval_users = "0.1", 1, 100
+        args.sizes, args.epochs, args.eval_users = "0.02", 1, 100
         args.ranker_users, args.batch_users = 100, 20
         args.train_args = ["--latent-dim", "8"]
     sizes = [float(s) for s in args.sizes.split(",")]

@@ -56,9 +56,10 @@ def bench_dataset(name: str, epochs: int, overrides: dict) -> dict:
 
     src, dst = read_edges(name)
     config = dataclasses.replace(NeuMFConfig(), epochs=epochs, patience=epochs + 1, **overrides)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as work:
+        tmp = Path(work) / "model"
         figures = train(src, dst, tmp, config, silent=True)
-        meta = json.loads((Path(tmp) / "meta.json").read_text())
+        meta = json.loads((tmp / "meta.json").read_text())
     history = meta["history"]
     steady = history[1:] or history
     return {

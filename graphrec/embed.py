@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +21,7 @@ import neo4j
 import numpy as np
 
 from graphrec import store
+from graphrec.bounded import map_bounded
 from graphrec.graph import fetch_follows
 from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
@@ -206,21 +206,18 @@ def write_embeddings(
     order = np.argsort(k_src, kind="stable")  # one user's follows together
     k_src, k_dst, k_users, k_items = k_src[order], k_dst[order], k_users[order], k_items[order]
     write_started = time.perf_counter()
-    with (
-        Progress("writing embeddings", total=int(k_src.size), unit="rels", silent=silent) as p,
-        ThreadPoolExecutor(max_workers=workers) as pool,
-    ):
-        pending: set[Future] = set()
+
+    def batches() -> Iterator[tuple[list, int]]:  # vectors computed here, one batch ahead
         for sl in _user_batches(k_src, batch_size):
             vectors = scorer.index_embedding(k_users[sl], k_items[sl]).astype(np.float64)
-            rows = _rows(k_src[sl], k_dst[sl], vectors)
-            while len(pending) >= 2 * workers:
-                done, pending = wait_for(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    p.update(future.result())
-            pending.add(pool.submit(_write_batch, driver, database, rows, sl.stop - sl.start, tag))
-        for future in pending:
-            p.update(future.result())
+            yield _rows(k_src[sl], k_dst[sl], vectors), sl.stop - sl.start
+
+    def write(batch: tuple[list, int]) -> int:
+        return _write_batch(driver, database, batch[0], batch[1], tag)
+
+    with Progress("writing embeddings", total=int(k_src.size), unit="rels", silent=silent) as p:
+        for _, written_rows in map_bounded(write, batches(), workers):
+            p.update(written_rows)
     written = int(k_src.size)
     write_seconds = time.perf_counter() - write_started
 

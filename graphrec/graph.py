@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import neo4j
 import numpy as np
 
 from graphrec import store
-from graphrec.errors import GraphrecError
 from graphrec.progress import Progress
 
 PAGE_USERS = 20_000
@@ -50,16 +47,3 @@ def fetch_follows(
     if not src_parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(src_parts), np.concatenate(dst_parts)
-
-
-def read_follows_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Follows from a follows.csv (``uid,fid[,rank]``) or edge list, validated by graphrec.io."""
-    from graphrec.io import read_follows
-
-    edges = read_follows(path)
-    return np.asarray(edges.uid, np.int64), np.asarray(edges.fid, np.int64)
-
-
-def require_follows(src: np.ndarray, where: str) -> None:
-    if src.size == 0:
-        raise GraphrecError(f"no follows in {where}; load some first (`graphrec load FILE`)")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphrec.errors import InputError
+from graphrec.errors import GraphrecError, InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -247,3 +247,11 @@ def write_follows_csv(path: str | Path, uid: np.ndarray, fid: np.ndarray) -> Non
     """Write a ``uid,fid`` CSV (header included); the same arrays give the same bytes."""
     body = "\n".join(f"{u},{f}" for u, f in zip(uid.tolist(), fid.tolist(), strict=True))
     Path(path).write_text("uid,fid\n" + body + ("\n" if body else ""))
+
+
+def read_follow_arrays(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The follows of a follows file as (uid, fid) int64 arrays; an Error when it has none."""
+    edges = read_follows(path)
+    if len(edges.uid) == 0:
+        raise GraphrecError(f"no follows in {path}")
+    return np.asarray(edges.uid, np.int64), np.asarray(edges.fid, np.int64)

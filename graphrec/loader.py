@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -28,12 +27,13 @@ import numpy as np
 from neo4j import exceptions as neo4j_errors
 
 from graphrec import store
-from graphrec.errors import GraphrecError, GraphUnavailable, StateConflict
+from graphrec.bounded import map_bounded
+from graphrec.errors import GraphrecError, StateConflict
 from graphrec.io import Follows
 from graphrec.locks import graph_lock
 from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
-from graphrec.server import LocalServer
+from graphrec.server.process import LocalServer
 from graphrec.settings import Settings
 
 DEFAULT_BATCH_SIZE = 100_000
@@ -81,7 +81,7 @@ def follow_batches(follows: Follows, batch_size: int) -> Iterator[FollowBatch]:
 
 def _neo4j_failure(what: str, e: Exception) -> GraphrecError:
     if isinstance(e, neo4j_errors.ServiceUnavailable | neo4j_errors.SessionExpired):
-        return GraphUnavailable(f"lost the connection to Neo4j while {what}: {e}")
+        return store.connection_lost(what, e)
     message = getattr(e, "message", None) or str(e)
     return GraphrecError(f"Neo4j failed while {what}: {message}")
 
@@ -125,12 +125,10 @@ def load_users(
         return store.write(driver, "merge_users", database, uids=batch).counters.nodes_created
 
     created = 0
-    with (
-        Progress("users", total=int(uids.size), unit="users", silent=silent) as bar,
-        ThreadPoolExecutor(max_workers=workers) as pool,
-    ):
-        batches = list(store.batched(uids.tolist(), USER_BATCH_SIZE))
-        for batch, new in zip(batches, pool.map(write, batches), strict=True):
+    with Progress("users", total=int(uids.size), unit="users", silent=silent) as bar:
+        for batch, new in map_bounded(
+            write, store.batched(uids.tolist(), USER_BATCH_SIZE), workers
+        ):
             created += new
             bar.update(len(batch))
     return created
@@ -172,23 +170,14 @@ def _write_all(
     """Users, then follows in parallel batches; (users created, follows created)."""
     users_created = load_users(driver, follows.users(), database, silent, workers)
     created = 0
-    with (
-        Progress("follows", total=len(follows), unit="follows", silent=silent) as bar,
-        ThreadPoolExecutor(max_workers=workers) as pool,
-    ):
-        pending: dict[Future, int] = {}
-        try:
-            for batch in follow_batches(follows, batch_size):
-                while len(pending) >= 2 * workers:
-                    created += _collect(pending, bar)
-                future = pool.submit(_write_follows, driver, database, batch, create)
-                pending[future] = batch.size
-            while pending:
-                created += _collect(pending, bar)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+
+    def write(batch: FollowBatch) -> int:
+        return _write_follows(driver, database, batch, create)
+
+    with Progress("follows", total=len(follows), unit="follows", silent=silent) as bar:
+        for batch, new in map_bounded(write, follow_batches(follows, batch_size), workers):
+            created += new
+            bar.update(batch.size)
     return users_created, created
 
 
@@ -208,15 +197,6 @@ def _report(
         "follows_created": follows_created,
         "mode": mode,
     }
-
-
-def _collect(pending: dict[Future, int], bar: Progress) -> int:
-    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-    created = 0
-    for future in done:
-        created += future.result()
-        bar.update(pending.pop(future))
-    return created
 
 
 # -- bulk import -------------------------------------------------------------------------------

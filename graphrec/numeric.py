@@ -1,4 +1,4 @@
-"""Array helpers shared by the data, model and evaluation code."""
+"""Array helpers shared by the data, model and evaluation code (numpy only)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,16 @@ def users_per_batch(n_accounts: int, most: int) -> int:
     """How many users to score against ``n_accounts`` accounts at once: at most ``most``,
     and within :data:`SCORE_CELLS`."""
     return max(1, min(most, SCORE_CELLS // max(n_accounts, 1)))
+
+
+def reciprocity(uid: np.ndarray, fid: np.ndarray) -> float:
+    """Share of distinct non-self follows (u, v) whose reverse (v, u) is present too."""
+    keep = uid != fid
+    ids, dense = np.unique(np.concatenate((uid[keep], fid[keep])), return_inverse=True)
+    if ids.size == 0:
+        return 0.0
+    n = np.int64(ids.size)
+    u, v = dense[: dense.size // 2], dense[dense.size // 2 :]
+    pairs = unique_sorted(u * n + v)
+    reverse = (pairs % n) * n + pairs // n
+    return float(np.isin(reverse, pairs).mean())

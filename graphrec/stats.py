@@ -1,5 +1,4 @@
-"""What is in the graph: users, follows, degree percentiles, the most-followed accounts,
-reciprocity."""
+"""What is in the graph: users, follows, degree percentiles, the most-followed accounts."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import neo4j
 import numpy as np
 
 from graphrec import store
-from graphrec.numeric import unique_sorted
+from graphrec.graph import fetch_follows
 
 PERCENTILES = ("p50", "p90", "p99", "max")
 
@@ -37,21 +36,6 @@ def follow_pairs(
 
     One row per relationship, so a duplicated follow shows up twice.
     """
-    records = store.read(driver, "read_follow_pairs", database)
-    uid = np.fromiter((r["uid"] for r in records), dtype=np.int64, count=len(records))
-    fid = np.fromiter((r["fid"] for r in records), dtype=np.int64, count=len(records))
+    uid, fid = fetch_follows(driver, database)
     order = np.lexsort((fid, uid))
     return uid[order], fid[order]
-
-
-def reciprocity(uid: np.ndarray, fid: np.ndarray) -> float:
-    """Share of distinct non-self follows (u, v) whose reverse (v, u) is present too."""
-    keep = uid != fid
-    ids, dense = np.unique(np.concatenate((uid[keep], fid[keep])), return_inverse=True)
-    if ids.size == 0:
-        return 0.0
-    n = np.int64(ids.size)
-    u, v = dense[: dense.size // 2], dense[dense.size // 2 :]
-    pairs = unique_sorted(u * n + v)
-    reverse = (pairs % n) * n + pairs // n
-    return float(np.isin(reverse, pairs).mean())

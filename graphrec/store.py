@@ -21,6 +21,7 @@ from graphrec.paths import cypher_dir
 from graphrec.progress import Progress
 from graphrec.settings import Settings
 
+DATABASE_UNAVAILABLE = "Neo.TransientError.General.DatabaseUnavailable"
 VECTOR_INDEX = "follow_embedding"
 ACCOUNT_INDEX = "account_embedding"  # two-tower account vectors on :User (model/towers.py)
 
@@ -46,6 +47,7 @@ def open_driver(settings: Settings) -> neo4j.Driver:
         settings.uri,
         auth=(settings.user, settings.password),
         connection_timeout=5.0,
+        max_transaction_retry_time=settings.retry_seconds,
         # Optional filters (User.active, :BLOCKS) name things a graph may not have; the server's
         # "unknown label/property" warnings about them are expected, not news for the user.
         notifications_disabled_classifications=[
@@ -73,10 +75,31 @@ def _errors_named(name: str) -> Iterator[None]:
     """The driver's errors while running the query ``name``, as graphrec's own."""
     try:
         yield
-    except neo4j_errors.ServiceUnavailable as e:
-        raise GraphUnavailable(f"lost the connection to Neo4j while running {name}: {e}") from e
+    except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as e:
+        raise connection_lost(f"running {name}", e) from e
     except neo4j_errors.Neo4jError as e:
+        if e.code == DATABASE_UNAVAILABLE:
+            raise GraphUnavailable(
+                f"Neo4j's database is not available (running {name}): restart Neo4j "
+                "(`graphrec neo4j stop`, then `graphrec neo4j start`, which says why when it "
+                "cannot bring the database up)"
+            ) from e
         raise GraphrecError(f"Neo4j failed running {name}: {e.message}") from e
+    except neo4j_errors.DriverError as e:
+        raise GraphrecError(f"Neo4j driver failed running {name}: {_first_line(e)}") from e
+
+
+def connection_lost(doing: str, e: Exception) -> GraphUnavailable:
+    """The error for a connection that went away (or never came back) while ``doing``."""
+    return GraphUnavailable(
+        f"lost the connection to Neo4j while {doing} ({_first_line(e)}); once it is back "
+        "(`graphrec neo4j status`), run the command again"
+    )
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0].rstrip(":") if text else e.__class__.__name__
 
 
 def _run(driver: neo4j.Driver, name: str, routing, database: str | None, params: dict):
@@ -237,3 +260,9 @@ def server_version(driver: neo4j.Driver, database: str | None = None) -> str:
     """'5.26.30 community', as the server reports itself."""
     record = read(driver, "dbms_components", database)[0]
     return f"{record['version']} {record['edition']}"
+
+
+def offline_databases(driver: neo4j.Driver) -> list[neo4j.Record]:
+    """The server's databases that are not online, with the reason Neo4j gives."""
+    records = read(driver, "show_databases", "system")
+    return [r for r in records if r["status"] != "online"]

@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graphrec.server import LocalServer, read_state  # noqa: E402
+from graphrec.server.process import LocalServer  # noqa: E402
+from graphrec.server.state import read_state  # noqa: E402
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",

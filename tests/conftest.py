@@ -16,7 +16,7 @@ import pytest
 
 from graphrec import store
 from graphrec.paths import graphrec_home
-from graphrec.server import LocalServer
+from graphrec.server.process import LocalServer
 from graphrec.settings import Settings
 
 
@@ -49,7 +49,7 @@ def neo4j_server():
 
 @pytest.fixture(scope="session")
 def settings(neo4j_server) -> Settings:
-    from graphrec.server import read_state
+    from graphrec.server.state import read_state
 
     state = read_state(neo4j_server.home)
     return Settings(uri=neo4j_server.bolt_uri, user="neo4j", password=state["password"])

@@ -5,19 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrec import baselines as bl
-from graphrec import evaluate as ev
+from graphrec.evaluation import baselines as bl
+from graphrec.evaluation import methods, metrics
+from graphrec.model import splits
 from graphrec.model.artifacts import NeuMFConfig
 
 
-def random_split(n: int = 14, density: float = 0.3, seed: int = 0) -> ev.Split:
+def random_split(n: int = 14, density: float = 0.3, seed: int = 0) -> splits.Split:
     """A random follow graph, one follow held out for every user with three or more."""
     rng = np.random.default_rng(seed)
     src, dst = np.nonzero((rng.random((n, n)) < density) & ~np.eye(n, dtype=bool))
-    return ev.leave_one_out_split(src, dst, n, seed=seed)
+    return splits.leave_one_out_split(src, dst, n, seed=seed)
 
 
-def dense(split: ev.Split) -> np.ndarray:
+def dense(split: splits.Split) -> np.ndarray:
     return split.train_matrix.toarray().astype(np.float64)
 
 
@@ -32,13 +33,13 @@ def row_normalised(m: np.ndarray, power: float) -> np.ndarray:
 
 
 @pytest.fixture
-def clique_split() -> ev.Split:
+def clique_split() -> splits.Split:
     src, dst = [], []
     for group in range(2):
         members = range(group * 8, (group + 1) * 8)
         src += [u for u in members for f in members if u != f]
         dst += [f for u in members for f in members if u != f]
-    return ev.leave_one_out_split(np.array(src), np.array(dst), 16, seed=3)
+    return splits.leave_one_out_split(np.array(src), np.array(dst), 16, seed=3)
 
 
 # --------------------------------------------------------------------------- formulas
@@ -48,7 +49,7 @@ def test_follow_back_ranks_the_follower_first():
     # 1 follows 0 (0 does not follow back); 5 is followed by everyone else, 0 included
     src = np.array([1, 1, 2, 3, 4, 0, 2, 3])
     dst = np.array([0, 5, 5, 5, 5, 5, 4, 4])
-    split = ev.Split(6, src, dst, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    split = splits.Split(6, src, dst, np.zeros(0, np.int64), np.zeros(0, np.int64))
     rec = bl.FollowBack(split)
     top = rec.top_k(np.array([0, 4]), 3)
     assert top[0, 0] == 1  # the follower, although 4 has more followers
@@ -163,8 +164,8 @@ def test_ease_on_its_kept_accounts_equals_the_closed_form():
     assert (np.diff(pop[top[n_kept:]]) <= 0).all()
 
 
-def make_all(split: ev.Split) -> list[ev.Recommender]:
-    methods = [
+def make_all(split: splits.Split) -> list[methods.Recommender]:
+    recs = [
         bl.FollowBack(split),
         bl.RP3beta(split),
         bl.RP3beta(split, neighbours=2),
@@ -173,16 +174,14 @@ def make_all(split: ev.Split) -> list[ev.Recommender]:
         bl.EASE(split),
         bl.EASE(split, max_items=3),
     ]
-    if ev.als_available():
-        methods.append(ev.ImplicitALS(split, factors=4, iterations=3))
-    return methods
+    return [*recs, methods.ImplicitALS(split, factors=4, iterations=3)]
 
 
 def test_top_k_contract(clique_split):
     train = clique_split.train_matrix
     users = np.arange(16)
     for rec in make_all(clique_split):
-        assert isinstance(rec, ev.Recommender)
+        assert isinstance(rec, methods.Recommender)
         top = rec.top_k(users, 12)
         assert top.shape == (16, 12)
         for u, row in zip(users, top, strict=True):
@@ -196,7 +195,7 @@ def test_top_k_contract(clique_split):
 
 def test_neighbourhood_methods_find_the_held_out_clique_member(clique_split):
     methods = [bl.RP3beta(clique_split), bl.ItemKNN(clique_split), bl.EASE(clique_split)]
-    results = ev.ranking_metrics(methods, clique_split, n_users=100, ks=(1,))
+    results = metrics.ranking_metrics(methods, clique_split, n_users=100, ks=(1,))
     for name in ("rp3beta", "item_knn", "ease"):
         assert results[name]["hr@1"] == 1.0, name
 
@@ -225,7 +224,7 @@ def test_validation_split_of_int32_follows_on_a_large_graph():
     src = np.full(6, n - 1, np.int32)
     dst = np.arange(n - 7, n - 1, dtype=np.int32)
     empty = np.zeros(0, np.int32)
-    val = bl.validation_split(ev.Split(n, src, dst, empty, empty), seed=1)
+    val = bl.validation_split(splits.Split(n, src, dst, empty, empty), seed=1)
     assert val.test_users.tolist() == [n - 1] and val.test_items[0] in dst
     assert sorted(val.train_dst.tolist() + val.test_items.tolist()) == dst.tolist()
     assert (val.train_src == n - 1).all()
@@ -242,13 +241,13 @@ def test_validation_from_pairs_keeps_training_follows():
     assert val.train_src.size == train.train_src.size - 5
 
 
-class Pick(ev.DenseScoreRecommender):
+class Pick(methods.DenseScoreRecommender):
     """Ranks ``(u + offset) % n`` first and ``(u + other) % n`` last, records its split."""
 
     name = "pick"
-    seen: list[ev.Split] = []
+    seen: list[splits.Split] = []
 
-    def __init__(self, split: ev.Split, offset: int, other: int) -> None:
+    def __init__(self, split: splits.Split, offset: int, other: int) -> None:
         super().__init__(split)
         Pick.seen.append(split)
         self.offset, self.other = offset, other
@@ -267,7 +266,7 @@ def test_tuning_chooses_on_validation_and_never_sees_the_test_follows():
     # training: u follows u+1 (validation candidates) and u+3..u+5; test: u -> u+2
     src = np.repeat(users, 4)
     dst = (src + np.tile([1, 3, 4, 5], n)) % n
-    split = ev.Split(n, src, dst, users, (users + 2) % n)
+    split = splits.Split(n, src, dst, users, (users + 2) % n)
     train = bl.training_only(split)
     validation = bl.validation_from_pairs(train, users, (users + 1) % n)
     grid = [{"offset": 2, "other": 1}, {"offset": 1, "other": 2}]  # test-best first
@@ -280,7 +279,7 @@ def test_tuning_chooses_on_validation_and_never_sees_the_test_follows():
     for seen in Pick.seen:  # neither fitted on nor validated with a test follow
         assert not test_keys & set((seen.train_src * n + seen.train_dst).tolist())
         assert not test_keys & set((seen.test_users * n + seen.test_items).tolist())
-    figures = ev.ranking_metrics([rec], split, n_users=n)["pick"]
+    figures = metrics.ranking_metrics([rec], split, n_users=n)["pick"]
     assert figures["hr@10"] == 0.0  # the validation choice, which is wrong on the test follows
     assert figures["params"] == {"offset": 1, "other": 2}
     assert {"fit_seconds", "tune_seconds", "ncf_hr@10"} <= set(figures)
@@ -288,7 +287,7 @@ def test_tuning_chooses_on_validation_and_never_sees_the_test_follows():
 
 def test_tuned_baselines_do_not_read_the_test_items():
     split = random_split(n=40, density=0.2, seed=7)
-    moved = ev.Split(
+    moved = splits.Split(
         split.n_ids,
         split.train_src,
         split.train_dst,
@@ -299,9 +298,7 @@ def test_tuned_baselines_do_not_read_the_test_items():
     first = bl.tuned_baselines(split, seed=3, grids=grids)
     second = bl.tuned_baselines(moved, seed=3, grids=grids)
     users = np.arange(split.n_ids)
-    assert [r.name for r in first] == ["follow_back", "rp3beta", "item_knn", "ease"] + (
-        ["als"] if ev.als_available() else []
-    )
+    assert [r.name for r in first] == ["follow_back", "rp3beta", "item_knn", "ease", "als"]
     for a, b in zip(first, second, strict=True):
         assert a.extra_figures["params"] == b.extra_figures["params"]
         assert [g["hr@10"] for g in a.extra_figures["grid"]] == [
@@ -314,9 +311,9 @@ def test_tuned_baselines_do_not_read_the_test_items():
 
 
 def test_ranking_metrics_without_the_ncf_protocol_and_with_extra_figures(clique_split):
-    rec = ev.Popularity(clique_split)
+    rec = methods.Popularity(clique_split)
     rec.extra_figures = {"params": {"a": 1}, "hr@10": -1.0}
-    figures = ev.ranking_metrics([rec], clique_split, ks=(10,), n_negatives=0)["popularity"]
+    figures = metrics.ranking_metrics([rec], clique_split, ks=(10,), n_negatives=0)["popularity"]
     assert "ncf_hr@10" not in figures
     assert figures["params"] == {"a": 1}
     assert 0.0 <= figures["hr@10"] <= 1.0  # a measured figure is never replaced

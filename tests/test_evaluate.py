@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from graphrec import evaluate as ev
 from graphrec import numeric
 from graphrec.cli import cli
+from graphrec.evaluation import methods, metrics, offline
+from graphrec.model import splits
 from graphrec.model.artifacts import NeuMFConfig
 from graphrec.model.scorer import NumpyScorer
 
@@ -44,14 +45,14 @@ def community_follows(
 
 
 @pytest.fixture
-def clique_split() -> ev.Split:
+def clique_split() -> splits.Split:
     src, dst = two_cliques()
-    return ev.leave_one_out_split(src, dst, 16, seed=3)
+    return splits.leave_one_out_split(src, dst, 16, seed=3)
 
 
 def test_friends_of_friends_ranks_the_held_out_clique_member_first(clique_split):
-    results = ev.ranking_metrics(
-        [ev.FriendsOfFriends(clique_split), ev.AdamicAdar(clique_split)],
+    results = metrics.ranking_metrics(
+        [methods.FriendsOfFriends(clique_split), methods.AdamicAdar(clique_split)],
         clique_split,
         n_users=100,
         ks=(1, 5),
@@ -78,24 +79,24 @@ def test_metrics_see_a_method_that_never_finds_the_answer(clique_split):
             ).astype(float)
 
     order = np.argsort(clique_split.test_users)
-    split = ev.Split(
+    split = splits.Split(
         16,
         clique_split.train_src,
         clique_split.train_dst,
         clique_split.test_users[order],
         clique_split.test_items[order],
     )
-    results = ev.ranking_metrics([Worst()], split, n_users=100)
+    results = metrics.ranking_metrics([Worst()], split, n_users=100)
     assert results["worst"]["hr@10"] == 0.0
     assert results["worst"]["ncf_hr@10"] == 0.0
 
 
 @pytest.mark.parametrize(
-    "make", [ev.Popularity, ev.FriendsOfFriends, ev.AdamicAdar, ev.ImplicitALS]
+    "make", [methods.Popularity, methods.FriendsOfFriends, methods.AdamicAdar, methods.ImplicitALS]
 )
 def test_top_k_contract(make, clique_split):
     rec = make(clique_split)
-    assert isinstance(rec, ev.Recommender)
+    assert isinstance(rec, methods.Recommender)
     users = np.arange(16)
     top = rec.top_k(users, 12)
     assert top.shape == (16, 12)
@@ -113,11 +114,11 @@ def test_top_k_contract(make, clique_split):
 
 def test_large_graphs_score_fewer_users_at_once_with_the_same_results(monkeypatch):
     src, dst = community_follows(communities=4, size=25, follows=6)
-    uids, s, d = ev.index_follows(src, dst)
-    split = ev.leave_one_out_split(s, d, len(uids), seed=1)
+    uids, s, d = splits.index_follows(src, dst)
+    split = splits.leave_one_out_split(s, d, len(uids), seed=1)
     users = np.arange(len(uids))
     items = np.tile(np.arange(len(uids)), (users.size, 1))
-    rec = ev.FriendsOfFriends(split)
+    rec = methods.FriendsOfFriends(split)
     whole = rec.top_k(users, 20), rec.score_items(users, items)
     assert rec.batch >= users.size  # one batch
     monkeypatch.setattr(numeric, "SCORE_CELLS", 3 * len(uids))
@@ -139,9 +140,9 @@ def test_neumf_beats_popularity_on_communities(tmp_path):
     )
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / "holdout.npz") as held:
-        split = ev.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
+        split = splits.split_from_holdout(scorer.uids, src, dst, held["users"], held["items"])
     assert split.test_users.size == 100
-    results = ev.evaluate_model(scorer, split, n_users=100)
+    results = offline.evaluate_model(scorer, split, n_users=100)
     assert set(results) >= {"neumf", "popularity", "fof", "adamic_adar"}
     neumf, pop = results["neumf"], results["popularity"]
     # 15 unfollowed peers among 89 unfollowed accounts: knowing the community is worth a lot
@@ -150,7 +151,7 @@ def test_neumf_beats_popularity_on_communities(tmp_path):
     for key in ("precision", "recall", "f1", "accuracy"):
         assert 0.0 <= neumf[key] <= 1.0
     # the NeuMF full-ranking scores are the numpy scorer's logits
-    rec = ev.NeuMFRecommender(scorer, split)
+    rec = methods.NeuMFRecommender(scorer, split)
     users = split.test_users[:3]
     dense = rec.scores(users)
     np.testing.assert_allclose(

@@ -9,7 +9,7 @@ import pytest
 
 from graphrec.generate import generate_follows
 from graphrec.io import clean, read_follows, write_follows_csv
-from graphrec.stats import reciprocity
+from graphrec.numeric import reciprocity
 
 
 def _digest(path) -> str:

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from graphrec.cli import cli
-from graphrec.evaluate import index_follows, leave_one_out_split
 from graphrec.model import artifacts
 from graphrec.model.artifacts import NeuMFConfig
 from graphrec.model.sampling import example_chunks, known_pairs, sample_negatives
 from graphrec.model.scorer import NumpyScorer
+from graphrec.model.splits import index_follows, leave_one_out_split
 
 TINY = NeuMFConfig(epochs=2, batch_size=2048, learning_rate=0.01, search=())
 
@@ -157,7 +157,8 @@ def test_trained_artifacts_agree(trained):
 def test_scoring_does_not_import_tensorflow():
     code = (
         "import sys\n"
-        "import graphrec.model.scorer, graphrec.evaluate, graphrec.embed, graphrec.graph\n"
+        "import graphrec.model.scorer, graphrec.evaluation.offline\n"
+        "import graphrec.embed, graphrec.graph\n"
         "import graphrec.cli, graphrec.cli.model\n"
         "from click.testing import CliRunner\n"
         "CliRunner().invoke(graphrec.cli.cli, ['--help'])\n"

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from graphrec import store
 from graphrec.cli import cli
 from graphrec.errors import ServerError
-from graphrec.server import LocalServer, read_state
-from graphrec.server.process import set_initial_password
+from graphrec.server.process import LocalServer, set_initial_password
+from graphrec.server.state import read_state
 from graphrec.settings import Settings
 
 

@@ -38,10 +38,9 @@ def cli(ctx: click.Context, uri, user, password, database) -> None:
         graphrec train
         graphrec recommend --user 42
     """
-    # Two write sessions touching the same accounts (load, embed) sometimes deadlock; the driver
-    # retries the transaction and says so at WARNING with the whole lock dump. Expected, and
-    # handled: only a failure after the retries reaches the user, as an error.
-    logging.getLogger("neo4j.session").setLevel(logging.ERROR)
+    # The driver logs what it then raises (a lost connection, a deadlock it retries, with the
+    # whole lock dump): a failure reaches the user once, as graphrec's own Error line.
+    logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     if ctx.get_parameter_source("password") is click.core.ParameterSource.COMMANDLINE:
         click.echo(
             "Warning: --password is visible to other local users (in the process list); "

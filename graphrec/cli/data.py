@@ -120,7 +120,7 @@ def generate(users: int, out: Path, seed: int, avg_follows: float, as_json: bool
     from graphrec.errors import InputError
     from graphrec.generate import generate_follows
     from graphrec.io import write_follows_csv
-    from graphrec.stats import reciprocity
+    from graphrec.numeric import reciprocity
 
     graph = generate_follows(users, seed=seed, avg_follows=avg_follows)
     try:

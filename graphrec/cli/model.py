@@ -40,14 +40,17 @@ METRIC_COLUMNS = [
 
 
 def _follows(app: App, from_csv: Path | None, silent: bool) -> tuple[np.ndarray, np.ndarray]:
-    from graphrec.graph import fetch_follows, read_follows_csv, require_follows
-
+    """The follows of ``from_csv``, or of the graph; training from a file never imports the
+    Neo4j driver."""
     if from_csv is not None:
-        src, dst = read_follows_csv(from_csv)
-        require_follows(src, str(from_csv))
-    else:
-        src, dst = fetch_follows(app.driver, app.database, silent=silent)
-        require_follows(src, "the graph")
+        from graphrec.io import read_follow_arrays
+
+        return read_follow_arrays(from_csv)
+    from graphrec.graph import fetch_follows
+
+    src, dst = fetch_follows(app.driver, app.database, silent=silent)
+    if src.size == 0:
+        raise GraphrecError("no follows in the graph; load some first (`graphrec load FILE`)")
     return src, dst
 
 
@@ -59,9 +62,10 @@ def _evaluate(
     seed: int,
     silent: bool = True,
 ) -> dict:
-    from graphrec import evaluate
+    from graphrec.evaluation.offline import evaluate_model
     from graphrec.model.artifacts import HOLDOUT, VALIDATION, read_pairs, require_model_dir
     from graphrec.model.scorer import NumpyScorer
+    from graphrec.model.splits import split_from_holdout
 
     path = require_model_dir(model_dir)
     if not (path / HOLDOUT).exists():
@@ -71,12 +75,12 @@ def _evaluate(
         )
     scorer = NumpyScorer.load(path)
     held = read_pairs(path, HOLDOUT)
-    split = evaluate.split_from_holdout(scorer.uids, src, dst, held[:, 0], held[:, 1])
+    split = split_from_holdout(scorer.uids, src, dst, held[:, 0], held[:, 1])
     if split.test_users.size == 0:
         raise GraphrecError("no held-out follows to evaluate (no user has 3 or more follows)")
     pairs = read_pairs(path, VALIDATION)  # NeuMF validated on them; the baselines tune on them
     validation = (pairs[:, 0], pairs[:, 1]) if len(pairs) else None
-    return evaluate.evaluate_model(
+    return evaluate_model(
         scorer, split, n_users=n_users, seed=seed, validation_pairs=validation, silent=silent
     )
 

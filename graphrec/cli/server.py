@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from graphrec.cli.common import App, json_option, pass_app
+from graphrec.errors import GraphrecError
 from graphrec.output import render
-from graphrec.server import LocalServer, ensure_distribution
+from graphrec.server.distribution import ensure_distribution
+from graphrec.server.process import LocalServer
 
 
 def _log(message: str) -> None:
@@ -32,15 +34,42 @@ def install() -> None:
 @click.option("--bolt-port", type=int, help="Bolt port [env GRAPHREC_BOLT_PORT; default 7687].")
 @click.option("--http-port", type=int, help="HTTP port [env GRAPHREC_HTTP_PORT; default 7474].")
 @click.option("--wait", "wait_seconds", default=180, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Let recovery cut an unreadable end off the transaction log (what a full disk "
+    "leaves: a write that never committed) instead of keeping the database offline.",
+)
 @json_option
-def start(bolt_port, http_port, wait_seconds, as_json) -> None:
-    """Start the server and wait until Bolt answers.
+def start(bolt_port, http_port, wait_seconds, repair, as_json) -> None:
+    """Start the server, wait until Bolt answers, and check that its databases are online.
 
     The first start sets the password from NEO4J_PASSWORD, or generates one and keeps it in
     the server's state.json (mode 0600), where every graphrec command finds it.
     """
+    from graphrec.settings import resolve_settings
+    from graphrec.store import offline_databases, open_driver
+
     server = LocalServer.from_env(bolt_port=bolt_port, http_port=http_port)
-    render(server.start(wait_seconds=wait_seconds, log=_log), as_json)
+    info = server.start(wait_seconds=wait_seconds, log=_log, repair=repair)
+    # this server's own address and credentials (a first start has just made the password)
+    driver = open_driver(resolve_settings(uri=server.bolt_uri))
+    try:
+        offline = offline_databases(driver)
+    finally:
+        driver.close()
+    if offline:
+        reasons = "; ".join(f"{r['name']}: {(r['message'] or r['status'])[:300]}" for r in offline)
+        hint = (
+            ""
+            if repair
+            else (
+                " If the disk filled up while it ran, free some room and run "
+                "`graphrec neo4j start --repair` (after `graphrec neo4j stop`)."
+            )
+        )
+        raise GraphrecError(f"Neo4j started, but not every database is online ({reasons}).{hint}")
+    render(info, as_json)
 
 
 @neo4j.command()

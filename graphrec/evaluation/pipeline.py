@@ -1,14 +1,14 @@
-"""The whole pipeline (pools + ranking) under graphrec.evaluate's leave-one-out protocol.
+"""The whole pipeline (pools + ranking) under offline evaluation's leave-one-out protocol.
 
 The held-out pairs are the model's own (MODEL_DIR/holdout.npz: one follow per user that the
 model never trained on). They are hidden from this run's queries for the whole run
 (graphrec.evaluation.holdout), so its pools, vector index results and degree counts see
 exactly the training graph, while everyone else still sees every follow.
 
-Every method is scored by ``graphrec.evaluate.ranking_metrics`` with the same split, users and
-code path as the model and the baselines: "pipeline" (pools + ranker), "pool_model" (the same
-merged pool ordered by NeuMF alone), one entry per pool ("pool:friends_of_friends", ...,
-each in its own order, with its own pool_recall), and the ablation: one entry per pool
+Every method is scored by ``graphrec.evaluation.metrics.ranking_metrics`` with the same split,
+users and code path as the model and the baselines: "pipeline" (pools + ranker), "pool_model"
+(the same merged pool ordered by NeuMF alone), one entry per pool ("pool:friends_of_friends",
+..., each in its own order, with its own pool_recall), and the ablation: one entry per pool
 ("without:follows_you", ...), the pipeline's ranker over the merged pool as if that pool had
 not run. Accounts a method does not propose rank below everything it does.
 result["pipeline"]["pool_recall"] is how often the held-out account is in the merged pool at
@@ -167,7 +167,7 @@ class _Outcomes:
 
 
 class PipelineMethod:
-    """One method's view of the outcomes, as a graphrec.evaluate Recommender."""
+    """One method's view of the outcomes, as a graphrec.evaluation.methods.Recommender."""
 
     def __init__(self, name: str, outcomes: _Outcomes) -> None:
         self.name = name
@@ -201,8 +201,10 @@ def evaluate_pipeline(
     silent: bool = True,
 ) -> dict:
     """{"pipeline": {..., "pool_recall"}, "pool_model": {...}, "pool:<name>": {...}}: one
-    figures dict per method, like graphrec.evaluate.ranking_metrics, so callers can merge."""
-    from graphrec.evaluate import ranking_metrics, split_from_holdout
+    figures dict per method, like graphrec.evaluation.metrics.ranking_metrics, so that callers
+    can merge them."""
+    from graphrec.evaluation.metrics import ranking_metrics
+    from graphrec.model.splits import split_from_holdout
 
     model_dir = require_model_dir(model_dir)
     scorer = NumpyScorer.load(model_dir)

@@ -1,2 +1,3 @@
-"""The NeuMF model. Only ``graphrec.model.keras_model`` and ``graphrec.model.train`` import
-TensorFlow; ``graphrec.model.scorer`` scores with numpy alone (used by recommend)."""
+"""The models. TensorFlow is imported through ``graphrec.model.tf_runtime`` alone, by the
+Keras and training modules; ``graphrec.model.scorer`` and ``towers`` score with numpy alone
+(used by recommend)."""

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from graphrec.errors import GraphrecError, ModelNotFound, ModelUnreadable
+from graphrec.files import write_text
 
 META = "meta.json"
 WEIGHTS = "weights.npz"
@@ -51,7 +52,6 @@ RANKER = "ranker.json"  # written by graphrec.evaluation.ranker_fit, read by rec
 # what a model folder may hold; training replaces a plain folder only when it holds no more
 MODEL_FILES = frozenset(
     {META, WEIGHTS, KERAS_MODEL, HOLDOUT, VALIDATION, METRICS, CURVES, TABLES, RANKER}
-    | {f"{name}.tmp" for name in (META, METRICS, RANKER)}
 )
 TABLE_KEYS = (
     "uids",
@@ -208,9 +208,7 @@ def read_pairs(model_dir: str | Path, name: str = HOLDOUT) -> np.ndarray:
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=lambda v: v.tolist()))
-    tmp.replace(path)
+    write_text(path, json.dumps(data, indent=2, default=lambda v: v.tolist()))
 
 
 def _versions(model_dir: Path) -> Path:
@@ -222,7 +220,9 @@ def staging_dir(model_dir: str | Path) -> Path:
     when complete). Folders that killed trainings of this machine left are removed."""
     model_dir = Path(model_dir).absolute()
     if model_dir.is_dir() and not model_dir.is_symlink():
-        others = sorted(p.name for p in model_dir.iterdir() if p.name not in MODEL_FILES)
+        others = sorted(
+            p.name for p in model_dir.iterdir() if p.name.split(".tmp.")[0] not in MODEL_FILES
+        )
         if others:
             raise GraphrecError(
                 f"{model_dir} holds files that are not a graphrec model's "
@@ -275,3 +275,13 @@ def publish(staged: Path, model_dir: str | Path, version: str) -> Path:
 
 def discard(staged: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
+
+
+def remove_model(model_dir: str | Path) -> None:
+    """Delete the model at ``model_dir`` and every version kept beside it."""
+    model_dir = Path(model_dir).absolute()
+    if model_dir.is_symlink():
+        model_dir.unlink()
+    elif model_dir.exists():
+        shutil.rmtree(model_dir)
+    shutil.rmtree(_versions(model_dir), ignore_errors=True)

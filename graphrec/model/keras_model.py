@@ -1,4 +1,4 @@
-"""The NeuMF network in Keras 3 (TensorFlow is imported here, in train.py and in two_tower.py only).
+"""The NeuMF network in Keras 3 (imports TensorFlow: call it lazily).
 
     user, item (int32 indices into one shared id table)
       GMF:  gmf_user[u] * gmf_item[i]                                  -> latent_dim
@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-from keras import layers
 
 from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.tf_runtime import keras
+
+layers = keras.layers
 
 RELATION_LAYER = "relation"
 
@@ -44,7 +45,7 @@ def build_neumf(n_ids: int, config: NeuMFConfig, towers: tuple[str, ...] = TOWER
 
     seeds = {"gmf_user": 0, "gmf_item": 1, "mlp_user": 2, "mlp_item": 3}
 
-    def embedding(name: str) -> layers.Embedding:
+    def embedding(name: str) -> keras.layers.Embedding:
         # one seed per table: a seeded initializer repeats its values on every call
         init = keras.initializers.RandomNormal(
             stddev=config.init_std, seed=config.seed * 10 + seeds[name]
@@ -57,7 +58,7 @@ def build_neumf(n_ids: int, config: NeuMFConfig, towers: tuple[str, ...] = TOWER
             name=name,
         )
 
-    def pair(tower: str) -> tuple[layers.Embedding, layers.Embedding]:
+    def pair(tower: str) -> tuple[keras.layers.Embedding, keras.layers.Embedding]:
         """The user-role and account-role tables of one tower (one shared table if tied)."""
         user_table = embedding(f"{tower}_user")
         tied = config.tie in (tower, "both")

@@ -15,8 +15,7 @@ compiled step: XLA's `unique` on a CPU cost more than the whole dense update
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+from graphrec.model.tf_runtime import keras, tf
 
 
 class LazyAdam(keras.optimizers.Adam):

@@ -12,7 +12,6 @@ a 2-core CPU do more than a million examples a second.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 import uuid
@@ -21,27 +20,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from graphrec.evaluate import index_follows, leave_one_out_split  # noqa: E402
-from graphrec.model import artifacts  # noqa: E402
-from graphrec.model.artifacts import NeuMFConfig  # noqa: E402
-from graphrec.model.keras_model import (  # noqa: E402
+from graphrec.model import artifacts
+from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.keras_model import (
     build_neumf,
     export_weights,
     init_from_towers,
 )
-from graphrec.model.mf import choose_als  # noqa: E402
-from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs  # noqa: E402
-from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer  # noqa: E402
-from graphrec.model.towers import TwoTowerConfig  # noqa: E402
-from graphrec.model.two_tower import train_two_tower  # noqa: E402
-from graphrec.progress import Progress, Step  # noqa: E402
-from graphrec.stats import reciprocity  # noqa: E402
+from graphrec.model.mf import choose_als
+from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs
+from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer
+from graphrec.model.splits import index_follows, leave_one_out_split
+from graphrec.model.tf_runtime import keras, tf
+from graphrec.model.towers import TwoTowerConfig
+from graphrec.model.two_tower import train_two_tower
+from graphrec.numeric import reciprocity
+from graphrec.progress import Progress, Step
 
 PREFETCH_BATCHES = 4  # batches drawn ahead of the train step, on tf.data's thread
 RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties the tables
@@ -49,9 +45,8 @@ RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties th
 
 def auto_tie(mutual: float) -> str:
     """tie="auto": one table per uid in both towers on mostly mutual graphs, where "a follows
-    b" says most about "b follows a" (slashdot0902, 84% followed back: HR@10 0.043 untied,
-    0.062 GMF tied, 0.095 both tied); separate tables otherwise (tying GMF on
-    higgs-social-prefix, 7%: 0.061 -> 0.042)."""
+    b" says most about "b follows a"; separate tables otherwise, where tying hurts (the
+    measurements behind the threshold: docs/history.md, "Model quality")."""
     return "both" if mutual >= RECIPROCAL else "none"
 
 

@@ -18,20 +18,15 @@ the user vectors computed exactly as at request time (towers.TowerScorer, numpy)
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
-
-from graphrec.model.optimizers import LazyAdam  # noqa: E402
-from graphrec.model.towers import (  # noqa: E402
+from graphrec.model.optimizers import LazyAdam
+from graphrec.model.tf_runtime import keras, tf
+from graphrec.model.towers import (
     ACCOUNT_TABLE,
     USER_TABLE,
     VECTORS,
@@ -39,8 +34,10 @@ from graphrec.model.towers import (  # noqa: E402
     TwoTowerConfig,
     every_account_vector,
 )
-from graphrec.numeric import users_per_batch  # noqa: E402
-from graphrec.progress import Progress  # noqa: E402
+from graphrec.numeric import users_per_batch
+from graphrec.progress import Progress
+
+layers = keras.layers
 
 VALIDATION_USERS = 1000
 PREFETCH_BATCHES = 8

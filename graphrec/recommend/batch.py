@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from graphrec.errors import InputError, UnknownUser
+from graphrec.files import replacing
 from graphrec.progress import Progress
 from graphrec.recommend.service import Recommendation, Recommender
 
@@ -91,9 +92,7 @@ def write_csv(
     start = time.perf_counter()
     rows = 0
     missing: list[int] = []
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", newline="") as f:
+    with replacing(out, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for uid, recs in recommend_many(recommender, users, k, strategy, exclude, workers, silent):
@@ -103,7 +102,6 @@ def write_csv(
             for r in recs:
                 writer.writerow((uid, r.rank, r.uid, f"{r.score:.6f}", "|".join(r.pools)))
                 rows += 1
-    tmp.replace(out)
     seconds = time.perf_counter() - start
     summary = {
         "users": len(users) - len(missing),

@@ -48,15 +48,13 @@ class PoolConfig:
     overfetch: int = 10  # gather k * overfetch candidates before ranking
     min_candidates: int = 100  # ...but at least this many (ranking needs a choice)
     # pool 1: how many of my relations query the vector index. Pool 1 proposes few candidates
-    # of its own, and each relation is one vector query (about 1.6 ms on slashdot0902 with the
-    # index in two Lucene segments, 8 ms in the 88 segments Neo4j leaves by default): 5.
+    # of its own, and each relation is one vector query (timings: docs/benchmarks.md)
     max_relations: int = 5
     neighbours: int = 30  # pool 1: nearest relations per relation
     max_followees: int = 50  # pools 2/3: how many of my followees to expand from
-    # pools 2/3: out-edges followed per account, and pool 3: followers read per followee.
-    # 50 each rather than 100: pipeline HR@10 within the noise on the three graphs (ad hoc,
-    # 2,000 users: slashdot0902 0.139 -> 0.144, wiki-vote 0.173 -> 0.1735, higgs-social-prefix
-    # 0.1285 -> 0.1245) for about 3 ms less per request on slashdot0902.
+    # pools 2/3: out-edges followed per account, and pool 3: followers read per followee;
+    # halving them from 100 left pipeline HR@10 within the noise and made requests faster
+    # (docs/recommend.md, "Candidate pools and their order")
     max_out: int = 50
     max_followers: int = 50
     max_cofollowers: int = 200  # pool 3: co-followers kept (highest shared count)

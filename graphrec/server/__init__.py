@@ -1,6 +1,3 @@
-"""The local Neo4j server: obtained from Maven Central, configured for loopback, run from here."""
-
-from graphrec.server.distribution import NEO4J_VERSION, ensure_distribution
-from graphrec.server.process import LocalServer, read_state
-
-__all__ = ["NEO4J_VERSION", "LocalServer", "ensure_distribution", "read_state"]
+"""The local Neo4j server: obtained from Maven Central (``distribution``), configured for
+loopback and run from here (``process``), and the state it leaves (``state``). Import the
+submodule you need: connection settings read ``state`` without loading process management."""

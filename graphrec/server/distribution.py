@@ -1,13 +1,8 @@
-"""Obtain Neo4j Community through Maven Central with ``mvn``.
+"""Obtain Neo4j Community through Maven Central with ``mvn``, once, into ``GRAPHREC_HOME/dist``.
 
-Tried in order (the first that works is cached under ``GRAPHREC_HOME/dist``):
-
-1. the distribution tarball ``org.neo4j.assembly:neo4j-community:VERSION:tar.gz:unix``;
-2. the server's own jars, copied by ``mvn dependency:copy-dependencies`` from the pom beside
-   this file (Browser jar included), run through ``org.neo4j.server.CommunityEntryPoint``.
-
-Maven Central carries no tarball for 5.x, so in practice (2) is what runs; (1) costs one
-failed ``mvn`` call of a few seconds, made only when nothing is cached yet.
+Maven Central carries no distribution tarball for 5.x, so the server's own jars are copied by
+``mvn dependency:copy-dependencies`` from the pom beside this file (Browser jar included) and
+run through ``org.neo4j.server.CommunityEntryPoint``.
 """
 
 from __future__ import annotations
@@ -15,7 +10,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 from graphrec.errors import ServerError
@@ -58,8 +52,7 @@ def ensure_distribution(version: str = NEO4J_VERSION, log=print) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     log(f"Fetching Neo4j {version} Community from Maven Central (once, into {target}) ...")
-    if not _try_tarball(version, target, log):
-        _copy_jars(version, target, log)
+    _copy_jars(version, target, log)
     (target / ".complete").write_text(version + "\n")
     return target
 
@@ -68,25 +61,6 @@ def _mvn(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["mvn", "-B", "-q", *args], cwd=cwd, capture_output=True, text=True, check=False
     )
-
-
-def _try_tarball(version: str, target: Path, log) -> bool:
-    artifact = f"org.neo4j.assembly:neo4j-community:{version}:tar.gz:unix"
-    done = _mvn(
-        ["dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={target}"], target
-    )
-    tarballs = list(target.glob("*.tar.gz"))
-    if done.returncode != 0 or not tarballs:
-        log("  no distribution tarball on Maven Central; using the server jars instead")
-        return False
-    with tarfile.open(tarballs[0]) as tar:
-        tar.extractall(target, filter="data")
-    unpacked = next(p for p in target.iterdir() if p.is_dir())
-    for child in unpacked.iterdir():
-        child.rename(target / child.name)
-    unpacked.rmdir()
-    tarballs[0].unlink()
-    return True
 
 
 def _copy_jars(version: str, target: Path, log) -> None:
@@ -108,7 +82,7 @@ def _copy_jars(version: str, target: Path, log) -> None:
 
 
 def java_command(main_class: str, version: str = NEO4J_VERSION) -> list[str]:
-    """``java -cp lib/* MAIN`` for either layout (tarball or copied jars)."""
+    """``java -cp lib/* MAIN``."""
     return ["java", "-cp", str(lib_dir(version) / "*"), main_class]
 
 

@@ -1,13 +1,12 @@
 """Configure, start, stop and inspect a local Neo4j bound to loopback.
 
 One server instance lives in one folder (``GRAPHREC_HOME/server`` by default) holding its
-``conf/``, ``data/``, ``logs/``, ``run/`` and ``import/`` folders and ``state.json`` (mode 0600:
-ports, pid, and the generated password when ``NEO4J_PASSWORD`` was not given).
+``conf/``, ``data/``, ``logs/``, ``run/`` and ``import/`` folders and its state file
+(graphrec.server.state).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -18,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphrec.errors import ServerError
-from graphrec.paths import graphrec_home
 from graphrec.server.distribution import (
     ADMIN_TOOL,
     ENTRY_POINT,
@@ -27,8 +25,9 @@ from graphrec.server.distribution import (
     ensure_distribution,
     java_command,
 )
+from graphrec.server.state import ports as state_ports
+from graphrec.server.state import read_state, server_home, write_state
 
-STATE_FILE = "state.json"
 # The heap holds query state, not the graph: what served every measured graph. The page cache
 # ("auto") is sized at each start from the store on disk, so that it holds the whole store
 # with room to grow (MIN_PAGECACHE at least: the shared datasets' stores are a few hundred MB),
@@ -62,27 +61,6 @@ JVM_FLAGS = [
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
     "--add-modules=jdk.incubator.vector",
 ]
-
-
-def read_state(home: Path) -> dict:
-    """The server's state file as a dict ({} when there is none)."""
-    path = home / STATE_FILE
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise ServerError(f"{path}: unreadable server state ({e})") from e
-
-
-def _write_state(home: Path, state: dict) -> None:
-    path = home / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(state, f, indent=2)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
 
 
 def set_initial_password(server: LocalServer, password: str) -> None:
@@ -132,7 +110,7 @@ def _port_open(port: int) -> bool:
 class LocalServer:
     """A Neo4j Community server run from graphrec's own folder."""
 
-    home: Path = field(default_factory=lambda: graphrec_home() / "server")
+    home: Path = field(default_factory=server_home)
     bolt_port: int = 7687
     http_port: int = 7474
     heap: str = DEFAULT_HEAP
@@ -148,14 +126,12 @@ class LocalServer:
     ) -> LocalServer:
         """Defaults, overridden by GRAPHREC_SERVER_DIR / GRAPHREC_BOLT_PORT / ... and arguments."""
         env = os.environ
-        home = home or Path(env.get("GRAPHREC_SERVER_DIR") or graphrec_home() / "server")
-        state = read_state(home)
+        home = server_home(home).resolve()
+        bolt, http = state_ports(home)
         return cls(
-            home=Path(home).resolve(),
-            bolt_port=bolt_port
-            or int(env.get("GRAPHREC_BOLT_PORT") or state.get("bolt_port", 7687)),
-            http_port=http_port
-            or int(env.get("GRAPHREC_HTTP_PORT") or state.get("http_port", 7474)),
+            home=home,
+            bolt_port=bolt_port or bolt,
+            http_port=http_port or http,
             heap=env.get("GRAPHREC_NEO4J_HEAP", DEFAULT_HEAP),
             pagecache=env.get("GRAPHREC_NEO4J_PAGECACHE", DEFAULT_PAGECACHE),
         )
@@ -205,8 +181,12 @@ class LocalServer:
             "password_source": state.get("password_source"),
         }
 
-    def start(self, wait_seconds: float = 180, log=print) -> dict:
-        """Start the server (installing it first if needed) and wait until Bolt answers."""
+    def start(self, wait_seconds: float = 180, log=print, repair: bool = False) -> dict:
+        """Start the server (installing it first if needed) and wait until Bolt answers.
+
+        ``repair``: for this start only, let recovery cut a transaction log whose end is
+        unreadable (a write the disk had no room for, never committed) instead of keeping the
+        database offline."""
         if self.is_running():
             log(f"Neo4j already running (pid {self.pid()}) at {self.bolt_uri}")
             return self.status()
@@ -220,7 +200,7 @@ class LocalServer:
                 )
         for sub in ("conf", "data", "logs", "run", "import", "plugins"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
-        self._write_config()
+        self._write_config(repair)
         state = read_state(self.home)
         first_start = not (self.home / "data" / "dbms").exists()
         if first_start:
@@ -245,7 +225,7 @@ class LocalServer:
                 start_new_session=True,
             )
         state["pid"] = proc.pid
-        _write_state(self.home, state)
+        write_state(self.home, state)
         self._wait_for_bolt(proc, wait_seconds)
         log(
             f"Neo4j {self.version} running (pid {proc.pid}): {self.bolt_uri}, "
@@ -268,7 +248,7 @@ class LocalServer:
             time.sleep(0.5)
         state = read_state(self.home)
         state.pop("pid", None)
-        _write_state(self.home, state)
+        write_state(self.home, state)
         log(f"Neo4j stopped (pid {pid})")
         return True
 
@@ -288,7 +268,7 @@ class LocalServer:
     def _env(self) -> dict:
         return {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
 
-    def _write_config(self) -> None:
+    def _write_config(self, repair: bool = False) -> None:
         settings = {
             "server.default_listen_address": "127.0.0.1",
             "server.default_advertised_address": "127.0.0.1",
@@ -309,6 +289,8 @@ class LocalServer:
             "server.directories.plugins": str(self.home / "plugins"),
             **VECTOR_INDEX_TUNING,
         }
+        if repair:
+            settings["internal.dbms.tx_log.fail_on_corrupted_log_files"] = "false"
         lines = ["# Written by graphrec on every start; edit LocalServer._write_config instead."]
         lines += [f"{k}={v}" for k, v in settings.items()]
         (self.conf_dir / "neo4j.conf").write_text("\n".join(lines) + "\n")

@@ -1,14 +1,14 @@
 """Strong simple baselines for ``graphrec evaluate``, each tuned on validation follows.
 
-Every method is a :class:`~graphrec.evaluate.DenseScoreRecommender` over dense indices, named
-as its key in ``evaluate --json``:
+Every method is a :class:`~graphrec.evaluation.methods.DenseScoreRecommender` over dense
+indices, named as its key in ``evaluate --json``:
 
 * ``follow_back``: the accounts that follow the user, then the rest by popularity;
 * ``rp3beta``: three-step random walk with popularity damping (Paudel et al. 2017, as
   formulated by Dacrema et al. 2019);
 * ``item_knn``: item-item cosine of follower sets with shrinkage;
 * ``ease``: EASE^R (Steck 2019) on the most-followed accounts;
-* ``als``: implicit's ALS (:class:`~graphrec.evaluate.ImplicitALS`, optional dependency),
+* ``als``: implicit's ALS (:class:`~graphrec.evaluation.methods.ImplicitALS`, optional dependency),
   with wider factors in its grid, as wide as training's cap on embedding parameters allows
   (:func:`affordable`).
 
@@ -17,8 +17,9 @@ Tuning never sees a test follow. The recommenders are built from the training fo
 or :func:`validation_from_pairs` with the pairs a NeuMF model kept out of its own training).
 Every setting of a method's small grid is fitted on the training follows minus the validation
 follows and scored by HR@10 on the validation users with
-:func:`graphrec.evaluate.ranking_metrics`; the best setting is fitted again on every training
-follow. The chosen setting, the grid's figures and the fit times go into the method's figures.
+:func:`graphrec.evaluation.metrics.ranking_metrics`; the best setting is fitted again on every
+training follow. The chosen setting, the grid's figures and the fit times go into the method's
+figures.
 
 Cost stays bounded on graphs of about a million follows: scores are computed for a batch of
 users at a time; an unpruned neighbourhood method builds only the item-item rows of the
@@ -36,18 +37,15 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from graphrec.evaluate import (
-    DEFAULT_SEED,
+from graphrec.evaluation.methods import (
     DenseScoreRecommender,
     ImplicitALS,
     Recommender,
-    Split,
-    als_available,
-    leave_one_out_split,
-    ranking_metrics,
 )
+from graphrec.evaluation.metrics import ranking_metrics
 from graphrec.model.artifacts import NeuMFConfig
 from graphrec.model.sampling import pair_keys
+from graphrec.model.splits import DEFAULT_SEED, Split, leave_one_out_split
 from graphrec.numeric import unique_sorted
 from graphrec.progress import Progress
 
@@ -452,15 +450,15 @@ def affordable(grid: Sequence[Mapping[str, Any]], n_ids: int) -> list[Mapping[st
     return kept or [min(grid, key=lambda g: g.get("factors", 0))]
 
 
-def tunable(include_als: bool | None = None) -> list[tuple[Factory, str]]:
-    """(factory, grid name) of every tuned baseline; ALS only when ``implicit`` is there."""
+def tunable(include_als: bool = True) -> list[tuple[Factory, str]]:
+    """(factory, grid name) of every tuned baseline (ALS left out when not ``include_als``)."""
     methods: list[tuple[Factory, str]] = [
         (FollowBack, "follow_back"),
         (RP3beta, "rp3beta"),
         (ItemKNN, "item_knn"),
         (EASE, "ease"),
     ]
-    if include_als if include_als is not None else als_available():
+    if include_als:
         methods.append((ImplicitALS, "als"))
     return methods
 
@@ -468,7 +466,7 @@ def tunable(include_als: bool | None = None) -> list[tuple[Factory, str]]:
 def tuned_baselines(
     split: Split,
     validation: Split | None = None,
-    include_als: bool | None = None,
+    include_als: bool = True,
     seed: int = DEFAULT_SEED,
     grids: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     validation_users: int = VALIDATION_USERS,
@@ -493,7 +491,7 @@ def tuned_baselines(
     return methods
 
 
-def tuning_fits(n_ids: int, include_als: bool | None = None) -> int:
+def tuning_fits(n_ids: int, include_als: bool = True) -> int:
     """Fits that :func:`tuned_baselines` makes at most: every affordable grid setting, then
     the best one again."""
     sizes = [len(affordable(GRIDS[key], n_ids)) for _, key in tunable(include_als)]

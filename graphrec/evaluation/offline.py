@@ -1,0 +1,78 @@
+"""``graphrec evaluate``: NeuMF against every baseline on one seeded leave-one-out split, one
+ranking pass for every method (:mod:`graphrec.evaluation.metrics`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphrec.evaluation.baselines import (
+    training_only,
+    tuned_baselines,
+    tuning_fits,
+    validation_from_pairs,
+)
+from graphrec.evaluation.methods import (
+    AdamicAdar,
+    FriendsOfFriends,
+    NeuMFRecommender,
+    Popularity,
+    Recommender,
+)
+from graphrec.evaluation.metrics import DEFAULT_USERS, classification_metrics, ranking_metrics
+from graphrec.model.scorer import NumpyScorer
+from graphrec.model.splits import DEFAULT_SEED, Split, dense_index
+from graphrec.progress import Progress
+
+
+def baselines(
+    split: Split,
+    include_als: bool = True,
+    validation: Split | None = None,
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+) -> list[Recommender]:
+    """Popularity, friends-of-friends, Adamic-Adar, and the tuned baselines (``progress``
+    counts each fit of a tuned one).
+
+    The tuned ones (graphrec.evaluation.baselines: follow-back, RP3beta, item-KNN, EASE, and
+    ALS when ``implicit`` is installed) choose their hyperparameters on ``validation`` (carved
+    out of the training follows when None) and never see the test follows.
+    """
+    methods: list[Recommender] = [Popularity(split), FriendsOfFriends(split), AdamicAdar(split)]
+    return methods + tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
+
+
+def evaluate_model(
+    scorer: NumpyScorer,
+    split: Split,
+    n_users: int = DEFAULT_USERS,
+    seed: int = DEFAULT_SEED,
+    include_als: bool = True,
+    validation_pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    silent: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Ranking figures for NeuMF and every baseline, plus NeuMF's classification figures.
+
+    ``validation_pairs`` (follower uids, followed uids), e.g. the model's validation.npz:
+    follows NeuMF never trained on, which the baselines then tune on too. Without them the
+    baselines carve their own validation follows out of the training follows.
+    """
+    validation = None
+    if validation_pairs is not None:
+        users, items = (dense_index(scorer.uids, v) for v in validation_pairs)
+        validation = validation_from_pairs(training_only(split), users, items, seed=seed)
+        if validation.test_users.size == 0:  # none left in the graph: carve our own
+            validation = None
+    # a step per fit of a tuned baseline, then one per method ranked
+    fits = tuning_fits(split.n_ids, include_als)
+    with Progress("evaluating", total=fits, unit="steps", silent=silent) as progress:
+        methods: list[Recommender] = [
+            NeuMFRecommender(scorer, split),
+            *baselines(split, include_als, validation, seed, progress),
+        ]
+        progress.total = (progress.total or 0) + len(methods)
+        results = ranking_metrics(methods, split, n_users=n_users, seed=seed, progress=progress)
+    results["neumf"].update(classification_metrics(scorer, split, seed=seed))
+    return results

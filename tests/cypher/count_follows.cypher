@@ -1,0 +1,3 @@
+// Every FOLLOWS relationship, duplicates included.
+MATCH ()-[r:`FOLLOWS`]->()
+RETURN count(r) AS follows
