@@ -2,7 +2,8 @@
 
     .venv/bin/pip install playwright          # the Python package only; no browser download
     apt-get install chromium                  # Debian's Chromium, driven headless
-    .venv/bin/python scripts/browser_screenshot.py OUT.png [--query-file F] [--param k=v]
+    .venv/bin/python scripts/browser_screenshot.py OUT.png \
+        [--style F.grass] [--query-file F] [--param K=V]
 
 The password is read from the local server's state file (or NEO4J_PASSWORD) and typed into
 the login form; it is never printed.
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--query-file", type=Path, help="Cypher to run after connecting")
     parser.add_argument("--param", action="append", default=[], help="NAME=VALUE (:param)")
+    parser.add_argument("--style", type=Path, help="a Browser style (.grass) to load first")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
 
@@ -44,6 +46,8 @@ def main() -> None:
     server = LocalServer.from_env()
     password = os.environ.get("NEO4J_PASSWORD") or read_state(server.home).get("password")
     commands = [f":param {p.replace('=', ' => ', 1)}" for p in args.param]
+    if args.style:  # `:style` takes the whole style on one line
+        commands.insert(0, ":style " + " ".join(args.style.read_text().split()))
     if args.query_file:
         commands.append(
             "\n".join(
