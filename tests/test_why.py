@@ -13,30 +13,13 @@ import json
 import struct
 
 import networkx as nx
-import pytest
-from click.testing import CliRunner
-from test_pools import EDGES, ME, USERS, load_follows, random_model
+from test_pools import EDGES, ME
+from test_recommend import run, world  # noqa: F401  (the shared tiny-graph fixture)
 
-from graphrec.cli import cli
-from graphrec.embed import write_embeddings
-from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import why
 from graphrec.recommend.picture import layout
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def tiny(graph, tmp_path):
-    """The tiny graph, a random model and its relation embeddings; returns the model dir."""
-    load_follows(graph, EDGES, USERS)
-    model_dir = random_model(tmp_path / "model", USERS)
-    write_embeddings(graph, NumpyScorer.load(model_dir), silent=True)
-    return model_dir
-
-
-def run(cli_env, *args):
-    return CliRunner().invoke(cli, list(args), env=cli_env, catch_exceptions=False)
 
 
 def recommend_json(cli_env, model_dir, uid: int, k: int) -> list[dict]:
@@ -55,10 +38,10 @@ def kinds(graph: nx.DiGraph) -> dict[tuple[int, int], str]:
 # -- the command, against Neo4j ------------------------------------------------------------
 
 
-def test_graphml_holds_the_user_the_ranked_accounts_and_their_paths(tiny, cli_env, tmp_path):
+def test_graphml_holds_the_user_the_ranked_accounts_and_their_paths(world, cli_env, tmp_path):
     out = tmp_path / "why.graphml"
     result = run(
-        cli_env, "why", "--user", str(ME), "-k", "8", "--model-dir", str(tiny),
+        cli_env, "why", "--user", str(ME), "-k", "8", "--model-dir", str(world),
         "--graphml", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -67,7 +50,7 @@ def test_graphml_holds_the_user_the_ranked_accounts_and_their_paths(tiny, cli_en
     g = nx.read_graphml(out, node_type=int)
     assert g.is_directed()
     assert g.nodes[ME]["role"] == "user"
-    expected = recommend_json(cli_env, tiny, ME, 8)
+    expected = recommend_json(cli_env, world, ME, 8)
     recs = {n: d for n, d in g.nodes(data=True) if d["role"] == "recommended"}
     assert {n: d["rank"] for n, d in recs.items()} == {r["uid"]: r["rank"] for r in expected}
     assert all(isinstance(d["score"], float) for d in recs.values())
@@ -88,9 +71,9 @@ def test_graphml_holds_the_user_the_ranked_accounts_and_their_paths(tiny, cli_en
     assert set(edge) <= real
 
 
-def test_png_is_a_picture(tiny, cli_env, tmp_path):
+def test_png_is_a_picture(world, cli_env, tmp_path):
     out = tmp_path / "why.png"
-    result = run(cli_env, "why", "--user", str(ME), "--model-dir", str(tiny), "--png", str(out))
+    result = run(cli_env, "why", "--user", str(ME), "--model-dir", str(world), "--png", str(out))
     assert result.exit_code == 0, result.output
     data = out.read_bytes()
     assert data[:8] == PNG_SIGNATURE
@@ -100,19 +83,19 @@ def test_png_is_a_picture(tiny, cli_env, tmp_path):
     assert len(data) > 20_000  # drawn, not blank
 
 
-def test_text_summary_lists_each_recommendation_with_its_paths(tiny, cli_env):
-    result = run(cli_env, "why", "--user", str(ME), "-k", "8", "--model-dir", str(tiny))
+def test_text_summary_lists_each_recommendation_with_its_paths(world, cli_env):
+    result = run(cli_env, "why", "--user", str(ME), "-k", "8", "--model-dir", str(world))
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert text.startswith(f"Why user {ME} gets these accounts")
-    for r in recommend_json(cli_env, tiny, ME, 8):
+    for r in recommend_json(cli_env, world, ME, 8):
         assert f"#{r['rank']}  {r['uid']}  " in text
     assert "you -> 2 -> 4" in text and "you -> 3 -> 4" in text
     assert "you -> 2, 3 <- 7" in text
 
 
-def test_json_of_a_cold_start_user_shows_who_follows_them(tiny, cli_env):
-    result = run(cli_env, "why", "--user", "9", "-k", "4", "--model-dir", str(tiny), "--json")
+def test_json_of_a_cold_start_user_shows_who_follows_them(world, cli_env):
+    result = run(cli_env, "why", "--user", "9", "-k", "4", "--model-dir", str(world), "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["user"] == 9 and data["follows_total"] == 0
@@ -123,15 +106,15 @@ def test_json_of_a_cold_start_user_shows_who_follows_them(tiny, cli_env):
     assert [n["rank"] for n in data["nodes"] if n["role"] == "recommended"] == [1, 2, 3, 4]
 
 
-def test_unknown_user_is_an_error(tiny, cli_env, tmp_path):
+def test_unknown_user_is_an_error(world, cli_env, tmp_path):
     out = tmp_path / "why.png"
-    result = run(cli_env, "why", "--user", "999", "--model-dir", str(tiny), "--png", str(out))
+    result = run(cli_env, "why", "--user", "999", "--model-dir", str(world), "--png", str(out))
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: user 999 is not in the graph"
     assert result.stdout == "" and not out.exists()
 
 
-def test_unwritable_file_is_an_error(tiny, cli_env, tmp_path):
+def test_unwritable_file_is_an_error(world, cli_env, tmp_path):
     missing = tmp_path / "no" / "such" / "folder" / "why.graphml"
     result = run(cli_env, "why", "--user", str(ME), "--graphml", str(missing))
     assert result.exit_code == 1

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from graphrec.cli.common import (
+    App,
     json_option,
     model_dir_option,
     pass_app,
@@ -20,6 +22,9 @@ from graphrec.cli.common import (
 )
 from graphrec.output import emit_json, render, with_process_figures
 from graphrec.paths import default_model_dir
+
+if TYPE_CHECKING:
+    from graphrec.recommend.service import Recommender
 
 COLUMNS = ("rank", "uid", "score", "pools", "explanation")
 
@@ -35,6 +40,39 @@ def _import_neo4j_without_pandas() -> None:
         import neo4j  # noqa: F401
     finally:
         del sys.modules["pandas"]
+
+
+exclude_option = click.option(
+    "--exclude",
+    "exclude_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File of uids (one per line) never to recommend.",
+)
+two_tower_pool_option = click.option(
+    "--two-tower-pool/--no-two-tower-pool",
+    default=False,
+    show_default=True,
+    help="Also take candidates from the two-tower model's node index (off by default: "
+    "see docs/recommend.md).",
+)
+
+
+def open_recommender(app: App, model_dir: Path | None, two_tower_pool: bool) -> Recommender:
+    """The Recommender of `recommend` and `why`: the model in ``model_dir`` (which must hold
+    one when given), else the default model folder's, if any."""
+    from graphrec.model.artifacts import require_model_dir
+    from graphrec.recommend.pools import PoolConfig
+    from graphrec.recommend.service import Recommender
+
+    quiet_server_notifications()
+    if model_dir is not None:  # asked for by name: it must hold a model
+        require_model_dir(model_dir)
+    return Recommender(
+        app.driver,
+        app.database,
+        model_dir or default_model_dir(),
+        PoolConfig(two_tower=two_tower_pool),
+    )
 
 
 @click.command()
@@ -67,12 +105,7 @@ def _import_neo4j_without_pandas() -> None:
     help="graph: Cypher pools + NeuMF ranking; model: score every account the user "
     "does not follow (the reference's simple logic).",
 )
-@click.option(
-    "--exclude",
-    "exclude_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File of uids (one per line) never to recommend.",
-)
+@exclude_option
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -80,13 +113,7 @@ def _import_neo4j_without_pandas() -> None:
     show_default=True,
     help="Batch mode: parallel workers (each with its own Neo4j session).",
 )
-@click.option(
-    "--two-tower-pool/--no-two-tower-pool",
-    default=False,
-    show_default=True,
-    help="Also take candidates from the two-tower model's node index (off by default: "
-    "see docs/recommend.md).",
-)
+@two_tower_pool_option
 @json_option
 @silent_option
 @pass_app
@@ -118,10 +145,7 @@ def recommend(
         graphrec recommend --users uids.txt --out recs.csv --workers 2
     """
     _import_neo4j_without_pandas()
-    from graphrec.model.artifacts import require_model_dir
     from graphrec.recommend.batch import read_uid_file, write_csv
-    from graphrec.recommend.pools import PoolConfig
-    from graphrec.recommend.service import Recommender
 
     if (uid is None) == (users_file is None):
         raise click.UsageError("give exactly one of --user UID or --users FILE")
@@ -129,17 +153,9 @@ def recommend(
         raise click.UsageError("--users needs --out CSV")
     if uid is not None and out is not None:
         raise click.UsageError("--out is for batch mode (--users FILE)")
-    quiet_server_notifications()
     exclude = read_uid_file(exclude_file) if exclude_file else []
     users = read_uid_file(users_file) if users_file else []
-    if model_dir is not None:  # asked for by name: it must hold a model
-        require_model_dir(model_dir)
-    recommender = Recommender(
-        app.driver,
-        app.database,
-        model_dir or default_model_dir(),
-        PoolConfig(two_tower=two_tower_pool),
-    )
+    recommender = open_recommender(app, model_dir, two_tower_pool)
     if uid is not None:
         recs = recommender.recommend(uid, k, strategy, exclude)
         rows = [r.to_dict() for r in recs]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from graphrec.cli.common import json_option, model_dir_option, pass_app, quiet_server_notifications
+from graphrec.cli.common import json_option, model_dir_option, pass_app
+from graphrec.cli.recommend import exclude_option, open_recommender, two_tower_pool_option
 from graphrec.output import emit_json
-from graphrec.paths import default_model_dir
 
 
 @click.command()
@@ -26,18 +26,8 @@ from graphrec.paths import default_model_dir
     help="How many recommendations to explain.",
 )
 @model_dir_option
-@click.option(
-    "--exclude",
-    "exclude_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File of uids (one per line) never to recommend.",
-)
-@click.option(
-    "--two-tower-pool/--no-two-tower-pool",
-    default=False,
-    show_default=True,
-    help="Also take candidates from the two-tower model's node index (as `recommend`).",
-)
+@exclude_option
+@two_tower_pool_option
 @click.option(
     "--png",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -68,11 +58,8 @@ def why(app, uid, k, model_dir, exclude_file, two_tower_pool, png, graphml, as_j
         graphrec why --user 42 -k 5 --png why.png
         graphrec why --user 42 --graphml why.graphml --json
     """
-    from graphrec.model.artifacts import require_model_dir
     from graphrec.recommend import why as why_graph
     from graphrec.recommend.batch import read_uid_file
-    from graphrec.recommend.pools import PoolConfig
-    from graphrec.recommend.service import Recommender
 
     if png is not None or graphml is not None:
         from graphrec.recommend import picture
@@ -80,16 +67,8 @@ def why(app, uid, k, model_dir, exclude_file, two_tower_pool, png, graphml, as_j
         for path in (png, graphml):
             if path is not None:
                 picture.check_writable(path)
-    quiet_server_notifications()
     exclude = read_uid_file(exclude_file) if exclude_file else []
-    if model_dir is not None:  # asked for by name: it must hold a model
-        require_model_dir(model_dir)
-    recommender = Recommender(
-        app.driver,
-        app.database,
-        model_dir or default_model_dir(),
-        PoolConfig(two_tower=two_tower_pool),
-    )
+    recommender = open_recommender(app, model_dir, two_tower_pool)
     user, reasons = why_graph.gather(recommender, uid, k, exclude)
     links = why_graph.links(app.driver, app.database, user, reasons)
     graph = why_graph.build(user.uid, user.follows, reasons, links)
