@@ -73,7 +73,8 @@ def ensure_index(
     otherwise return at once. Returns the index's state and population percentage.
     """
     existing = index_dims(driver, database, name)
-    if existing is not None and existing != dims:
+    failed = (store.index_state(driver, name, database) or {}).get("state") == "FAILED"
+    if (existing is not None and existing != dims) or failed:  # a FAILED one never recovers
         store.write(driver, "drop_index", database, name=name)
     store.write(driver, statement, database, name=name, dims=dims, **options)
     if wait:

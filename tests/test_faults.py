@@ -230,12 +230,8 @@ def test_disk_full_during_embed_then_embed_again(server, driver, env, tmp_path):
     tag = model_tag(artifacts.read_meta(model)["version"])
     total = _count(driver, "count_follows")
     data = server.home / "data"
-    used = int(
-        subprocess.run(
-            ["du", "-sb", str(data)], capture_output=True, text=True, check=True
-        ).stdout.split()[0]
-    )
-    _resize_tmpfs(data, used + (4 << 20))
+    fs = os.statvfs(data)  # what the tmpfs counts (pages), not the files' apparent sizes
+    _resize_tmpfs(data, (fs.f_blocks - fs.f_bfree) * fs.f_frsize + (4 << 20))
     try:
         failed = _run("embed", "--model-dir", str(model), "--batch-size", "2000", env=env)
     finally:

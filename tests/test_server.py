@@ -116,3 +116,21 @@ def test_routing_uri_works_against_the_local_server(graph, cli_env, neo4j_server
     result = runner.invoke(cli, ["stats", "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["follows"] == 2
+
+
+def test_the_reason_a_database_did_not_start_is_read_from_the_debug_log(tmp_path):
+    server = LocalServer(home=tmp_path)
+    assert server.failure_cause() is None  # no log yet
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "debug.log").write_text(
+        "2026-12-02 19:01:49.747+0000 ERROR [o.n.d.d.DatabaseLifecycles] Failed to start X\n"
+        "org.neo4j.kernel.lifecycle.LifecycleException: first\n"
+        "Caused by: java.lang.RuntimeException: old cause\n"
+        "2026-12-02 19:02:31.360+0000 ERROR [o.n.d.d.DatabaseLifecycles] Failed to start Y\n"
+        "org.neo4j.kernel.lifecycle.LifecycleException: outer\n"
+        "Caused by: java.lang.RuntimeException: middle\n"
+        "Caused by: java.io.IOException: the root of it\n"
+        "2026-12-02 19:02:32.000+0000 INFO  [o.n.s.CommunityNeoWebServer] unrelated\n"
+        "Caused by: not this one\n"
+    )
+    assert server.failure_cause() == "java.io.IOException: the root of it"

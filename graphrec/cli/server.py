@@ -68,6 +68,9 @@ def start(bolt_port, http_port, wait_seconds, repair, as_json) -> None:
                 "`graphrec neo4j start --repair` (after `graphrec neo4j stop`)."
             )
         )
+        cause = server.failure_cause()
+        if cause:
+            reasons += f"; Neo4j's reason: {cause} (logs/debug.log in {server.home})"
         raise GraphrecError(f"Neo4j started, but not every database is online ({reasons}).{hint}")
     render(info, as_json)
 

@@ -332,6 +332,27 @@ class LocalServer:
             return False
         return "Started." in tail.rsplit("Starting...", 1)[-1]
 
+    def failure_cause(self) -> str | None:
+        """The root cause Neo4j logged for the last database that failed to start (the last
+        "Caused by" under its last "Failed to start" in debug.log), if any."""
+        path = self.home / "logs" / "debug.log"
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - (2 << 20)))
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return None
+        block = text.rsplit("Failed to start", 1)
+        if len(block) < 2:
+            return None
+        causes = []
+        for line in block[1].splitlines()[1:]:
+            if line[:4].isdigit():  # the next timestamped entry: the block is over
+                break
+            if line.startswith("Caused by: "):
+                causes.append(line.removeprefix("Caused by: ").strip())
+        return causes[-1][:400] if causes else None
+
     def _log_tail(self, lines: int = 15) -> str:
         for name in ("neo4j.log", "console.log"):
             path = self.home / "logs" / name
