@@ -11,6 +11,11 @@ Results: bench/results/pipeline.json and a markdown table on stdout.
 
     .venv/bin/python bench/pipeline.py [--datasets wiki-vote,slashdot0902] [--quick]
         [--retrain] [--train-args="--latent-dim 32" --out pipeline-latent32]
+        [--optional-pools]
+
+--optional-pools evaluates once more with both model pools (two_tower, multi_interest)
+forced on, for their ablation and their pool recall by out-degree, next to the pools
+`fit-ranker` chose on validation follows.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ DEFAULT = (
     "higgs-social-prefix",
     "slashdot0902",
 )
+OPTIONAL = ("two_tower", "multi_interest")  # graphrec.recommend.pools.OPTIONAL_POOLS
 BASELINES = (
     "neumf",
     "popularity",
@@ -63,7 +69,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
     model_dir = rb.ensure_model(
         name, args.epochs, model_root, args.fit_users, shlex.split(args.train_args)
     )
-    metrics = rb.cli(
+    evaluate = (
         "evaluate",
         "--pipeline",
         "--model-dir",
@@ -74,6 +80,23 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
         str(args.seed),
         "--silent",
     )
+    metrics = rb.cli(*evaluate)
+    optional = None
+    if args.optional_pools:
+        on = rb.cli(*evaluate, "--two-tower-pool", "--multi-interest-pool")
+        ranker = json.loads((model_dir / "ranker.json").read_text())
+        optional = {
+            "chosen": ranker.get("pools", {}),
+            "choice": ranker.get("info", {}).get("pool_choice", {}),
+            "all_on": {
+                name: on[name]
+                for name in (
+                    "pipeline",
+                    *(f"{kind}:{pool}" for kind in ("pool", "without") for pool in OPTIONAL),
+                )
+                if name in on
+            },
+        }
 
     def best(names) -> tuple[str, float]:
         found = [(m, metrics[m].get("hr@10", 0.0)) for m in names if m in metrics]
@@ -99,6 +122,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
         "best_any_single": any_name,
         "best_any_single_hr@10": any_hr,
         "ratio_any": round(pipe / any_hr, 3) if any_hr else None,
+        "optional_pools": optional,
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -139,6 +163,55 @@ def ablation_rows(metrics: dict) -> list[dict]:
     ]
 
 
+def optional_rows(runs: dict) -> list[dict]:
+    """Per graph: the model pools fit-ranker chose, and the pipeline with them, with both on,
+    and with both on but one."""
+    rows = []
+    for name, run in runs.items():
+        opt = run.get("optional_pools")
+        if not opt:
+            continue
+        on = opt["all_on"]
+        rows.append(
+            {
+                "graph": name,
+                "chosen": ", ".join(p for p, used in opt["chosen"].items() if used) or "none",
+                "HR@10 as chosen": run["pipeline_hr@10"],
+                "both on": on["pipeline"]["hr@10"],
+                **{
+                    f"on, without {p}": on.get(f"without:{p}", {}).get("hr@10", "")
+                    for p in OPTIONAL
+                },
+                **{
+                    f"{p} alone: HR@10 / recall": (
+                        f"{on[f'pool:{p}']['hr@10']} / {on[f'pool:{p}'].get('pool_recall', '')}"
+                        if f"pool:{p}" in on
+                        else ""
+                    )
+                    for p in OPTIONAL
+                },
+                "merged recall": on["pipeline"].get("pool_recall", ""),
+            }
+        )
+    return rows
+
+
+def recall_by_degree_rows(run: dict) -> list[dict]:
+    """Pool recall by the user's out-degree, both model pools on."""
+    on = (run.get("optional_pools") or {}).get("all_on", {})
+    rows = []
+    for name in (*(f"pool:{p}" for p in OPTIONAL), "pipeline"):
+        buckets = on.get(name, {}).get("pool_recall_by_out_degree")
+        if buckets:
+            rows.append(
+                {
+                    "pool": "merged" if name == "pipeline" else name.split(":", 1)[1],
+                    **{f"follows {b} ({v['users']})": v["pool_recall"] for b, v in buckets.items()},
+                }
+            )
+    return rows
+
+
 def report(runs: dict, quick: bool = False) -> str:
     """Markdown: one summary table, then per graph its methods and its ablation."""
     lines = [
@@ -151,6 +224,20 @@ def report(runs: dict, quick: bool = False) -> str:
             f"{run['best_single']} | {run['best_single_hr@10']:.4f} | **{run['ratio']}x** | "
             f"{run['metrics']['pipeline'].get('pool_recall', '')} |"
         )
+    optional = optional_rows(runs)
+    if optional:
+        lines += [
+            "\nOptional model pools (chosen by fit-ranker on validation follows; then both "
+            "forced on, and both on but one):\n",
+            rb.markdown(optional, list(optional[0])),
+        ]
+        for name, run in runs.items():
+            by_degree = recall_by_degree_rows(run)
+            if by_degree:
+                lines += [
+                    f"\nPool recall by out-degree, {name}, both on:\n",
+                    rb.markdown(by_degree, list(by_degree[0])),
+                ]
     for name, run in runs.items():
         lines += [
             f"\n### {name} ({run['dataset']['users']:,} users, "
@@ -185,6 +272,11 @@ def main() -> None:
         help='extra `graphrec train` options, e.g. --train-args="--latent-dim 32"',
     )
     parser.add_argument("--out", default="pipeline", help="results name in bench/results/")
+    parser.add_argument(
+        "--optional-pools",
+        action="store_true",
+        help="also evaluate with both model pools on (their ablation and recall by out-degree)",
+    )
     parser.add_argument(
         "--report",
         type=Path,

@@ -60,6 +60,8 @@ def test_pipeline_benchmark_quick_run(cli_env, tmp_path):
             str(tmp_path / "models"),
             "--out",
             "smoke",
+            "--optional-pools",
+            "--train-args=--latent-dim 8",  # no capacity search: other tests cover it
         ],
         env,
         timeout=900,
@@ -78,6 +80,14 @@ def test_pipeline_benchmark_quick_run(cli_env, tmp_path):
         assert 0.0 <= metrics[method]["hr@10"] <= 1.0
     assert run["ratio"] == round(run["pipeline_hr@10"] / run["best_single_hr@10"], 3)
     assert "Ablation" in result.stdout
+    optional = run["optional_pools"]
+    assert set(optional["chosen"]) == {"two_tower", "multi_interest"}
+    assert optional["choice"]["hr@10"]  # the combinations fit-ranker compared
+    for pool in ("two_tower", "multi_interest"):
+        on = optional["all_on"]
+        assert 0.0 <= on[f"without:{pool}"]["hr@10"] <= 1.0
+        assert on[f"pool:{pool}"]["pool_recall_by_out_degree"]
+    assert "Optional model pools" in result.stdout
 
 
 def test_vector_index_benchmark_quick_run(cli_env, tmp_path):

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from graphrec.cli import cli
 from graphrec.model import artifacts
 from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.interests import KEYS as interest_keys
 from graphrec.model.sampling import example_chunks, known_pairs, sample_negatives
 from graphrec.model.scorer import NumpyScorer
 from graphrec.model.splits import index_follows, leave_one_out_split
@@ -141,9 +142,12 @@ def test_trained_artifacts_agree(trained):
         for p in ("kernel", "bias")
         for i in range(2)
     }
+    expected_keys |= set(interest_keys)  # the multi-interest model
     assert set(w) == expected_keys
     assert scorer.towers is not None and scorer.towers.vectors.shape == (len(scorer.uids), 64)
     assert figures["two_tower"]["epochs"] >= 1
+    assert scorer.interests is not None and scorer.interests.k == 4
+    assert figures["multi_interest"]["epochs"] >= 1
     assert w["out_kernel"].shape == (16, 1)
     assert isinstance(w["gmf_user"], np.memmap)  # the per-uid tables are mapped, not read
     assert not scorer.mf_user.flags.owndata and not scorer.mf_user.flags.writeable  # a view

@@ -16,6 +16,7 @@ from graphrec.cli.common import (
     App,
     json_option,
     model_dir_option,
+    optional_pools_option,
     pass_app,
     quiet_server_notifications,
     silent_option,
@@ -153,6 +154,14 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
     help="Also train the two-tower retrieval model (a ranker feature, and the two_tower pool).",
 )
 @click.option(
+    "--multi-interest/--no-multi-interest",
+    "multi_interest",
+    default=True,
+    show_default=True,
+    help="Also train the multi-interest model over the two-tower account vectors (a ranker "
+    "feature, and the multi_interest pool).",
+)
+@click.option(
     "--write-embeddings/--no-write-embeddings",
     default=None,
     help="Run `graphrec embed` afterwards [default: on when training from the graph].",
@@ -190,6 +199,7 @@ def train(
     eval_users,
     search,
     two_tower,
+    multi_interest,
     write_embeddings,
     fit_ranker,
     ranker_users,
@@ -223,6 +233,7 @@ def train(
         "pretrain_epochs": pretrain_epochs,
         "latent_dim": latent_dim,
         "two_tower": two_tower,
+        "multi_interest": multi_interest,
     }
     config = dataclasses.replace(
         NeuMFConfig(), **{k: v for k, v in overrides.items() if v is not None}
@@ -302,10 +313,13 @@ def train(
     help="Read the follows from a follows.csv instead of Neo4j.",
 )
 @click.option("--pipeline", is_flag=True, help="Also evaluate the recommend pipeline (Neo4j).")
+@optional_pools_option
 @json_option
 @silent_option
 @pass_app
-def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, silent) -> None:
+def evaluate(
+    app: App, model_dir, n_users, seed, from_csv, pipeline, optional_pools, as_json, silent
+) -> None:
     """Rank held-out follows with NeuMF and the baselines: HR@10, NDCG@10, HR@50, ...
 
     Full ranking against every account the user does not follow, plus the NCF-paper
@@ -322,10 +336,17 @@ def evaluate(app: App, model_dir, n_users, seed, from_csv, pipeline, as_json, si
     metrics = _evaluate(model_dir, src, dst, n_users, seed, silent or as_json)
     if pipeline:
         from graphrec.evaluation.pipeline import evaluate_pipeline
+        from graphrec.recommend.pools import PoolConfig
 
         metrics.update(
             evaluate_pipeline(
-                app.driver, app.database, model_dir, n_users, seed, silent=silent or as_json
+                app.driver,
+                app.database,
+                model_dir,
+                n_users,
+                seed,
+                PoolConfig(**optional_pools),
+                silent=silent or as_json,
             )
         )
         if not metrics["pipeline"].get("ranker"):

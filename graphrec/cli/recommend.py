@@ -16,6 +16,7 @@ from graphrec.cli.common import (
     App,
     json_option,
     model_dir_option,
+    optional_pools_option,
     pass_app,
     quiet_server_notifications,
     silent_option,
@@ -48,16 +49,9 @@ exclude_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="File of uids (one per line) never to recommend.",
 )
-two_tower_pool_option = click.option(
-    "--two-tower-pool/--no-two-tower-pool",
-    default=False,
-    show_default=True,
-    help="Also take candidates from the two-tower model's node index (off by default: "
-    "see docs/recommend.md).",
-)
 
 
-def open_recommender(app: App, model_dir: Path | None, two_tower_pool: bool) -> Recommender:
+def open_recommender(app: App, model_dir: Path | None, optional_pools: dict) -> Recommender:
     """The Recommender of `recommend` and `why`: the model in ``model_dir`` (which must hold
     one when given), else the default model folder's, if any."""
     from graphrec.model.artifacts import require_model_dir
@@ -71,7 +65,7 @@ def open_recommender(app: App, model_dir: Path | None, two_tower_pool: bool) -> 
         app.driver,
         app.database,
         model_dir or default_model_dir(),
-        PoolConfig(two_tower=two_tower_pool),
+        PoolConfig(**optional_pools),
     )
 
 
@@ -113,7 +107,7 @@ def open_recommender(app: App, model_dir: Path | None, two_tower_pool: bool) -> 
     show_default=True,
     help="Batch mode: parallel workers (each with its own Neo4j session).",
 )
-@two_tower_pool_option
+@optional_pools_option
 @json_option
 @silent_option
 @pass_app
@@ -127,7 +121,7 @@ def recommend(
     strategy,
     exclude_file,
     workers,
-    two_tower_pool,
+    optional_pools,
     as_json,
     silent,
 ) -> None:
@@ -155,7 +149,7 @@ def recommend(
         raise click.UsageError("--out is for batch mode (--users FILE)")
     exclude = read_uid_file(exclude_file) if exclude_file else []
     users = read_uid_file(users_file) if users_file else []
-    recommender = open_recommender(app, model_dir, two_tower_pool)
+    recommender = open_recommender(app, model_dir, optional_pools)
     if uid is not None:
         recs = recommender.recommend(uid, k, strategy, exclude)
         rows = [r.to_dict() for r in recs]
@@ -189,10 +183,13 @@ def recommend(
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@optional_pools_option
 @json_option
 @silent_option
 @pass_app
-def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) -> None:
+def fit_ranker_command(
+    app, model_dir, n_users, seed, workers, optional_pools, as_json, silent
+) -> None:
     """Fit the ranker that combines the NeuMF score with graph evidence (ranker.json).
 
     Hides one of the model's validation follows (kept out of training) for each sampled
@@ -200,11 +197,16 @@ def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) 
     labels the candidates and fits a logistic regression; `graphrec recommend` then uses it
     for that model. The graph is restored afterwards.
 
+    It also chooses the optional pools (two-tower, multi-interest) that `recommend` runs:
+    a ranker fitted on half the users ranks the other half's hidden follows with and
+    without each, and a pool is kept only where it finds more of them.
+
     \b
     Example:
         graphrec fit-ranker --users 1000
     """
     from graphrec.evaluation.ranker_fit import fit_ranker
+    from graphrec.recommend.pools import PoolConfig
 
     quiet_server_notifications()
     result = fit_ranker(
@@ -213,6 +215,7 @@ def fit_ranker_command(app, model_dir, n_users, seed, workers, as_json, silent) 
         model_dir or default_model_dir(),
         n_users=n_users,
         seed=seed,
+        config=PoolConfig(**optional_pools),
         workers=workers,
         silent=silent or as_json,
     )

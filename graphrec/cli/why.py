@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from graphrec.cli.common import json_option, model_dir_option, pass_app
-from graphrec.cli.recommend import exclude_option, open_recommender, two_tower_pool_option
+from graphrec.cli.common import json_option, model_dir_option, optional_pools_option, pass_app
+from graphrec.cli.recommend import exclude_option, open_recommender
 from graphrec.output import emit_json
 
 
@@ -27,7 +27,7 @@ from graphrec.output import emit_json
 )
 @model_dir_option
 @exclude_option
-@two_tower_pool_option
+@optional_pools_option
 @click.option(
     "--png",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -40,7 +40,7 @@ from graphrec.output import emit_json
 )
 @json_option
 @pass_app
-def why(app, uid, k, model_dir, exclude_file, two_tower_pool, png, graphml, as_json) -> None:
+def why(app, uid, k, model_dir, exclude_file, optional_pools, png, graphml, as_json) -> None:
     """Show why a user gets their recommendations: the follow paths behind each account.
 
     Runs the same pools and ranking as `graphrec recommend` and builds a small follow graph:
@@ -68,7 +68,7 @@ def why(app, uid, k, model_dir, exclude_file, two_tower_pool, png, graphml, as_j
             if path is not None:
                 picture.check_writable(path)
     exclude = read_uid_file(exclude_file) if exclude_file else []
-    recommender = open_recommender(app, model_dir, two_tower_pool)
+    recommender = open_recommender(app, model_dir, optional_pools)
     user, reasons = why_graph.gather(recommender, uid, k, exclude)
     links = why_graph.links(app.driver, app.database, user, reasons)
     graph = why_graph.build(user.uid, user.follows, reasons, links)

@@ -34,7 +34,7 @@ from graphrec.model.sampling import pair_keys
 from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
 from graphrec.recommend import rank
-from graphrec.recommend.pools import POOLS, Candidate, PoolConfig
+from graphrec.recommend.pools import POOLS, Candidate, PoolConfig, without
 from graphrec.recommend.service import Recommender
 
 MODEL_ORDER = "pool_model"
@@ -84,18 +84,6 @@ def _by_out_degree(found: list[bool], degrees: np.ndarray) -> dict[str, dict[str
     return out
 
 
-def _without(cands: list[Candidate], pool: str) -> list[Candidate]:
-    """The candidates as if ``pool`` had not run: its evidence gone, and the accounts only it
-    proposed dropped."""
-    rest = []
-    for c in cands:
-        pools = [p for p in c.pools if p != pool]
-        if pools:
-            evidence = {p: e for p, e in c.evidence.items() if p != pool}
-            rest.append(Candidate(c.uid, c.followers, pools, evidence))
-    return rest
-
-
 class _Outcomes:
     """Runs the pipeline once per evaluated user and remembers every method's ordering."""
 
@@ -127,7 +115,9 @@ class _Outcomes:
             }
 
         keep("pipeline", *r.rank_candidates(state, pools))
-        model_scores = r.model_scores(state.uid, [c.uid for c in cands], pools.user_vector)
+        model_scores = r.model_scores(
+            state.uid, [c.uid for c in cands], pools.user_vector, pools.interests
+        )
         model = {
             pos[c.uid]: float(v)
             for c, v, k in zip(cands, model_scores.logits, model_scores.known, strict=True)
@@ -145,7 +135,7 @@ class _Outcomes:
             lists[f"pool:{pool}"] = [pos[c.uid] for c in mine]
             scores[f"pool:{pool}"] = {pos[c.uid]: -float(j) for j, c in enumerate(mine)}
             in_pool[pool] = {pos[c.uid] for c in mine}
-            rest = _without(cands, pool)
+            rest = without(cands, {pool})
             rows = np.array([by_uid[c.uid] for c in rest], np.int64)
             order, values = rank.order(rest, model_scores.rows(rows), r.ranker)
             keep(f"without:{pool}", [rest[i] for i in order], values[order])

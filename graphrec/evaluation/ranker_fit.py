@@ -13,8 +13,11 @@ version.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,8 +30,10 @@ from graphrec.evaluation.holdout import hidden_follows, widened
 from graphrec.model.artifacts import VALIDATION, read_pairs, require_model_dir
 from graphrec.progress import Progress
 from graphrec.recommend import rank
-from graphrec.recommend.pools import PoolConfig
+from graphrec.recommend.pools import OPTIONAL_POOLS, Candidate, PoolConfig, without
 from graphrec.recommend.service import Recommender, UserState
+
+CHOICE_K = 10  # the optional pools are chosen on HR@10 of the hidden validation follows
 
 
 def _random_training_follows(
@@ -52,16 +57,98 @@ def _random_training_follows(
     return hidden
 
 
-def candidate_examples(
-    recommender: Recommender, user: UserState, target: int, k: int
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Features of one user's merged pool, labels (1 = target), and whether target is in it."""
+@dataclass(frozen=True)
+class _Seen:
+    """One user's merged pool as the fit saw it, and the hidden account to find in it."""
+
+    cands: list[Candidate]
+    scores: rank.ModelScores
+    target: int
+    ran: list[str]
+
+    def view(self, dropped: frozenset[str]) -> tuple[list[Candidate], rank.ModelScores]:
+        """The pool as if the ``dropped`` pools had not run."""
+        if not dropped:
+            return self.cands, self.scores
+        rest = without(self.cands, dropped)
+        position = {c.uid: j for j, c in enumerate(self.cands)}
+        return rest, self.scores.rows(np.array([position[c.uid] for c in rest], np.int64))
+
+
+def _seen(recommender: Recommender, user: UserState, target: int, k: int) -> _Seen:
     pools = recommender.candidates(user, k)
     cands = list(pools.candidates.values())
-    scores = recommender.model_scores(user.uid, [c.uid for c in cands], pools.user_vector)
-    x = rank.features(cands, scores)
-    y = np.array([c.uid == target for c in cands], dtype=np.float64)
-    return x, y, bool(y.any())
+    scores = recommender.model_scores(
+        user.uid, [c.uid for c in cands], pools.user_vector, pools.interests
+    )
+    return _Seen(cands, scores, target, pools.ran)
+
+
+def _examples(seen: list[_Seen], dropped: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels (1 = the hidden account) of the users whose pool holds it (the
+    others teach nothing here)."""
+    xs, ys = [np.zeros((0, len(rank.FEATURES)))], [np.zeros(0)]
+    for one in seen:
+        cands, scores = one.view(dropped)
+        y = np.array([c.uid == one.target for c in cands], dtype=np.float64)
+        if y.any():
+            xs.append(rank.features(cands, scores))
+            ys.append(y)
+    return np.vstack(xs), np.concatenate(ys)
+
+
+def _fit(seen: list[_Seen], dropped: frozenset[str]) -> tuple[rank.Ranker, int, int]:
+    """The ranker fitted on the pools as if ``dropped`` had not run, with its examples and
+    positives."""
+    x, y = _examples(seen, dropped)
+    if y.sum() < 2 or y.sum() == len(y):
+        raise GraphrecError(
+            f"too few positive examples to fit a ranker ({int(y.sum())} of {len(y)}); "
+            "try more --users"
+        )
+    coef, intercept, mean, std = rank.fit_logistic(x, y)
+    return rank.Ranker(coef, intercept, mean, std), len(y), int(y.sum())
+
+
+def _hits(seen: list[_Seen], dropped: frozenset[str], ranker: rank.Ranker, k: int) -> int:
+    hits = 0
+    for one in seen:
+        cands, scores = one.view(dropped)
+        order, _ = rank.order(cands, scores, ranker)
+        hits += one.target in {cands[i].uid for i in order[:k]}
+    return hits
+
+
+def _choose_pools(seen: list[_Seen], open_choice: list[str], k: int) -> tuple[set[str], dict]:
+    """The optional pools worth running: a ranker fitted on half the users ranks the other
+    half's hidden accounts with and without each combination of them; the combination with
+    the most hits in the top ``k`` wins, the one with fewer pools on a tie."""
+    available = [p for p in open_choice if any(p in one.ran for one in seen)]
+    if not available:
+        return set(), {}
+    fit_on, judge_on = seen[: len(seen) // 2], seen[len(seen) // 2 :]
+    combinations = [
+        set(c) for n in range(len(available) + 1) for c in itertools.combinations(available, n)
+    ]
+    hits: dict[str, int] = {}
+    best: tuple[int, set[str]] = (-1, set())
+    for chosen in combinations:
+        dropped = frozenset(available) - chosen
+        try:
+            ranker, _, _ = _fit(fit_on, dropped)
+            found = _hits(judge_on, dropped, ranker, k)
+        except GraphrecError:  # too few hidden follows in these pools to fit on
+            found = 0
+        hits["+".join(sorted(chosen)) or "none"] = found
+        if found > best[0]:
+            best = (found, chosen)
+    info = {
+        "users": len(judge_on),
+        "fitted_on": len(fit_on),
+        f"hr@{k}": {name: round(n / max(len(judge_on), 1), 4) for name, n in hits.items()},
+        "chosen": sorted(best[1]),
+    }
+    return best[1], info
 
 
 def fit_ranker(
@@ -90,56 +177,52 @@ def fit_ranker(
         source = "training"
     if not hidden:
         raise GraphrecError("no follows to fit a ranker on; load a graph and train first")
-    xs, ys = [], []
-    found = 0
+    base = config or PoolConfig()
+    # the optional pools left open run for every user, so that the fit can choose among them
+    open_choice = [p for p in OPTIONAL_POOLS if getattr(base, p) is None]
     pairs = [*map(tuple, test_pairs.tolist()), *hidden]
     with hidden_follows(driver, pairs, database, silent=silent) as invisible:
         follows = int(store.read(driver, "count_graph", database)[0]["follows"])
-        config = widened(config or PoolConfig(), invisible.hidden, follows)
+        run_config = dataclasses.replace(base, **{p: True for p in open_choice})
+        config = widened(run_config, invisible.hidden, follows)
         recommender = Recommender(
             driver, database, model_dir, config, use_ranker=False, hidden=invisible.run
         )
 
-        def one(pair: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, bool]:
-            return candidate_examples(recommender, recommender.user(pair[0]), pair[1], k)
+        def one(pair: tuple[int, int]) -> _Seen:
+            return _seen(recommender, recommender.user(pair[0]), pair[1], k)
 
         with (
             Progress("fit-ranker", total=len(hidden), unit="users", silent=silent) as progress,
             ThreadPoolExecutor(max_workers=workers) as pool,
         ):
-            for x, y, hit in pool.map(one, hidden):
+            seen = []
+            for result in pool.map(one, hidden):
                 progress.update(1)
-                found += hit
-                if hit:  # users whose hidden follow is not in the pool teach nothing here
-                    xs.append(x)
-                    ys.append(y)
-    if not xs:
-        x_all = np.zeros((0, len(rank.FEATURES)))
-        y_all = np.zeros(0)
-    else:
-        x_all, y_all = np.vstack(xs), np.concatenate(ys)
-    if y_all.sum() < 2 or y_all.sum() == len(y_all):
-        raise GraphrecError(
-            f"too few positive examples to fit a ranker ({int(y_all.sum())} of {len(y_all)}); "
-            "try more --users"
-        )
-    coef, intercept, mean, std = rank.fit_logistic(x_all, y_all)
+                seen.append(result)
+    chosen, choice = _choose_pools(seen, open_choice, CHOICE_K)
+    dropped = frozenset(open_choice) - chosen
+    found = sum(any(c.uid == one.target for c in one.view(dropped)[0]) for one in seen)
+    ranker, examples, positives = _fit(seen, dropped)
+    ranker.pools = {p: p in chosen or getattr(base, p) is True for p in OPTIONAL_POOLS}
     info = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "users": len(hidden),
         "hidden_follows": source,
         "users_with_hidden_in_pool": found,
-        "examples": int(len(y_all)),
-        "positives": int(y_all.sum()),
+        "examples": examples,
+        "positives": positives,
         "seed": seed,
         "seconds": round(time.perf_counter() - start, 2),
+        "pool_choice": choice,
     }
-    version = recommender.scorer.version if recommender.scorer else ""
-    ranker = rank.Ranker(coef, intercept, mean, std, version, info)
+    ranker.model_version = recommender.scorer.version if recommender.scorer else ""
+    ranker.info = info
     path = ranker.save(model_dir)
     return {
         **info,
         "pool_recall": round(found / max(1, len(hidden)), 4),
-        "coefficients": dict(zip(rank.FEATURES, np.round(coef, 4).tolist(), strict=True)),
+        "coefficients": dict(zip(rank.FEATURES, np.round(ranker.coef, 4).tolist(), strict=True)),
+        "pools": ranker.pools,
         "path": str(path),
     }

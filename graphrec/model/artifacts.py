@@ -110,6 +110,8 @@ class NeuMFConfig:
     mf: bool = True
     # also train the two-tower retrieval model (model/two_tower.py) behind the two_tower pool
     two_tower: bool = True
+    # and the multi-interest model over its account vectors (model/multi_interest.py)
+    multi_interest: bool = True
     # The vector index holds at most this many dimensions: a wider relation embedding is
     # projected onto its principal directions (NumpyScorer.index_embedding).
     index_dim: int = 16

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrec.model.artifacts import NeuMFConfig, load_weights, read_meta, require_model_dir
+from graphrec.model.interests import InterestScorer, MultiInterestConfig
 from graphrec.model.towers import TowerScorer, TwoTowerConfig
 
 EMBEDDING_KEYS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
@@ -49,6 +50,15 @@ class NumpyScorer:
         self.towers = (
             TowerScorer(weights, TwoTowerConfig.from_dict(self.meta.get("two_tower", {})))
             if TowerScorer.present(weights)
+            else None
+        )
+        self.interests = (
+            InterestScorer(
+                weights,
+                self.towers.vectors,
+                MultiInterestConfig.from_dict(self.meta.get("multi_interest", {})),
+            )
+            if self.towers is not None and InterestScorer.present(weights)
             else None
         )
         projection = weights.get(INDEX_PROJECTION)

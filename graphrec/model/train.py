@@ -24,17 +24,19 @@ import numpy as np
 
 from graphrec.model import artifacts
 from graphrec.model.artifacts import NeuMFConfig
+from graphrec.model.interests import MultiInterestConfig
 from graphrec.model.keras_model import (
     build_neumf,
     export_weights,
     init_from_towers,
 )
 from graphrec.model.mf import choose_als
+from graphrec.model.multi_interest import train_multi_interest
 from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs
 from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer
 from graphrec.model.splits import index_follows, leave_one_out_split
 from graphrec.model.tf_runtime import keras, tf
-from graphrec.model.towers import TwoTowerConfig
+from graphrec.model.towers import VECTORS, TwoTowerConfig
 from graphrec.model.two_tower import train_two_tower
 from graphrec.numeric import reciprocity
 from graphrec.progress import Progress, Step
@@ -593,6 +595,18 @@ def _train(
             silent=silent,
         )
         weights.update(tower_weights)
+    interests: dict = {}
+    if towers and config.multi_interest:
+        interest_weights, interests = train_multi_interest(
+            weights[VECTORS],
+            fit_users,
+            fit_items,
+            val_users,
+            val_items,
+            MultiInterestConfig(seed=config.seed),
+            silent=silent,
+        )
+        weights.update(interest_weights)
     figures = {
         "examples": int(total_examples),
         "examples_per_second": round(steady_rate),
@@ -617,6 +631,8 @@ def _train(
         "search": search,
         "mf": mf_figures,
         "two_tower": {k: v for k, v in towers.items() if k not in ("config", "history")} or None,
+        "multi_interest": {k: v for k, v in interests.items() if k not in ("config", "history")}
+        or None,
     }
     meta = {
         "version": uuid.uuid4().hex,
@@ -632,6 +648,8 @@ def _train(
         "history": history,
         "two_tower": towers.get("config", {}),
         "two_tower_history": towers.get("history", []),
+        "multi_interest": interests.get("config", {}),
+        "multi_interest_history": interests.get("history", []),
     }
     artifacts.save_weights(model_dir, weights)
     _save_curves(history, model_dir / artifacts.CURVES)

@@ -124,10 +124,9 @@ def _batches(
         )
 
 
-def _effective_batch(config: TwoTowerConfig, n_follows: int) -> int:
-    """The configured batch, or a smaller power of two that a small graph fills four times
-    (at least two follows: one negative each)."""
-    size = config.batch_size
+def effective_batch(size: int, n_follows: int) -> int:
+    """``size``, or a smaller power of two that a small graph fills four times (at least two
+    follows: one negative each)."""
     while size > 2 and size > n_follows // 4:
         size //= 2
     return size
@@ -189,7 +188,7 @@ def train_two_tower(
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed + 101)
-    size = _effective_batch(config, fit_users.size)
+    size = effective_batch(config.batch_size, fit_users.size)
     config = TwoTowerConfig.from_dict({**config.to_dict(), "batch_size": size})
     lists = FollowLists(fit_users, fit_items, n_ids)
     in_degree = np.bincount(fit_items, minlength=n_ids)

@@ -26,6 +26,12 @@ def explain(c: Candidate) -> str:
     if "two_tower" in c.pools:
         e = c.evidence["two_tower"]
         parts.append(f"close to your follows in the two-tower model (cosine {e['similarity']:.2f})")
+    if "multi_interest" in c.pools:
+        e = c.evidence["multi_interest"]
+        like = ", ".join(str(u) for u in e.get("like", []))
+        parts.append(
+            f"similar to accounts you follow: {like}" if like else "similar to your follows"
+        )
     if "friends_of_friends" in c.pools:
         e = c.evidence["friends_of_friends"]
         n = int(e["paths"])

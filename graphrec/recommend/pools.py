@@ -5,7 +5,9 @@ Order (see docs/recommend.md for the reasons):
 1. ``similar_relations`` -- vector index over FOLLOWS embeddings (needs a model + embeddings);
    ``similar_followees``, the accounts those similar followers follow, comes from the same query;
    ``two_tower`` (off by default) -- the node vector index over two-tower account vectors,
-   queried with the user's vector (computed from their follows at request time), runs beside it
+   queried with the user's vector (computed from their follows at request time), runs beside it;
+   ``multi_interest`` (off by default) -- the same index, queried once per interest vector of
+   the user (model/interests.py), runs beside it too
 2. ``friends_of_friends`` -- accounts my followees follow (followees shared in 1 first)
 3. ``followers_of_followees`` -- co-followers and the accounts they follow
 4. ``follows_you`` -- accounts that follow me and that I do not follow back
@@ -29,10 +31,13 @@ import neo4j
 from graphrec import store
 from graphrec.errors import GraphrecError
 
+# pools that run only where the ranker found, on validation follows, that they help
+OPTIONAL_POOLS = ("two_tower", "multi_interest")
 POOLS = (
     "similar_relations",
     "similar_followees",
     "two_tower",
+    "multi_interest",
     "friends_of_friends",
     "followers_of_followees",
     "follows_you",
@@ -60,12 +65,15 @@ class PoolConfig:
     max_cofollowers: int = 200  # pool 3: co-followers kept (highest shared count)
     # pool 1's second rule: also propose the accounts the similar followers follow
     similar_followees: bool = True
-    # the two_tower pool, when the model and its index have it: off, because on the shared
-    # graphs it raised the pool's recall but not HR@10, and cost a query (docs/benchmarks.md)
-    two_tower: bool = False
+    # The two_tower and multi_interest pools, when the model and the account index have
+    # them. None: as `fit-ranker` chose on the validation follows (ranker.json), off without
+    # a ranker; each costs a query, and each earns its place on some graphs only
+    # (docs/recommend.md, "Optional pools").
+    two_tower: bool | None = None
     # two_tower asks the index for the pool's target plus the user's follows (dropped by the
     # query), at most this many
     max_tower_neighbours: int = 1000
+    multi_interest: bool | None = None  # each interest asks for its share of the target
     max_my_followers: int = 500  # follows_you: followers of mine read at most
     rounds: int = 0  # extra friends-of-friends rounds from the candidates found
     evidence: int = 5  # uids kept per candidate for the explanation
@@ -90,6 +98,18 @@ class Candidate:
             self.pools.append(pool)
             self.evidence[pool] = evidence
         self.followers = max(self.followers, int(followers or 0))
+
+
+def without(cands: list[Candidate], pools: set[str] | frozenset[str]) -> list[Candidate]:
+    """The candidates as if ``pools`` had not run: their evidence gone, and the accounts only
+    they proposed dropped."""
+    rest = []
+    for c in cands:
+        kept = [p for p in c.pools if p not in pools]
+        if kept:
+            evidence = {p: e for p, e in c.evidence.items() if p not in pools}
+            rest.append(Candidate(c.uid, c.followers, kept, evidence))
+    return rest
 
 
 class PopularCache:
@@ -187,6 +207,16 @@ class PoolResult:
     ran: list[str]  # pools that ran, in order
     cold_start: bool = False
     user_vector: Any = None  # the user's two-tower vector (numpy), when the model has one
+    interests: Any = None  # the user's model.interests.Interests, when the model has them
+
+
+@dataclass(frozen=True)
+class InterestQuery:
+    """What the multi_interest pool asks the account index: one vector per interest, and for
+    each interest the followed uids that weigh most in it (the pool's explanation)."""
+
+    vectors: list[list[float]]
+    leading: list[list[int]]
 
 
 @dataclass
@@ -220,14 +250,15 @@ def _settle(future: Future) -> None:
         future.exception()
 
 
-def _abandon(side: EarlyPools | None, mine: Future | None, towers: Future | None) -> None:
+def _abandon(side: EarlyPools | None, mine: Future | None, *others: Future | None) -> None:
     """After a pool failed: no other query of the request outlives it."""
     if side is not None:
         side.discard()
     elif mine is not None:
         _settle(mine)
-    if towers is not None:
-        _settle(towers)
+    for future in others:
+        if future is not None:
+            _settle(future)
 
 
 class PoolRunner:
@@ -285,6 +316,28 @@ class PoolRunner:
             limit=limit,
         )
         return _rows(records)
+
+    def multi_interest(
+        self, uid: int, query: InterestQuery, n_follows: int, limit: int
+    ) -> list[dict]:
+        """For each interest, its share of the accounts nearest to it, not followed, not the
+        user; each row names its interest and that interest's leading followees (``like``)."""
+        if not query.vectors:
+            return []
+        share = -(-limit // len(query.vectors))
+        records = self._read(
+            "pool_multi_interest",
+            uid=uid,
+            vectors=query.vectors,
+            index=store.ACCOUNT_INDEX,
+            neighbours=min(share + n_follows + 1, self.config.max_tower_neighbours),
+            per_interest=share,
+            limit=limit,
+        )
+        rows = _rows(records)
+        for row in rows:
+            row["like"] = query.leading[int(row["interest"])]
+        return rows
 
     def follows_you(self, uid: int, limit: int) -> list[dict]:
         records = self._read(
@@ -354,13 +407,15 @@ class PoolRunner:
         use_vectors: bool = True,
         early: EarlyPools | None = None,
         user_vector: list[float] | None = None,
+        interests: InterestQuery | None = None,
     ) -> PoolResult:
         """Run the pools in fallback order for one user and merge what they propose.
 
         ``ranked_follows``: the user's follows in the order pool 1 should use them (highest
         model score first); ``excluded``: uids never to propose (blocked, --exclude);
         ``early``: pools 2, 3 and follows_you already started by ``start_early``;
-        ``user_vector``: the user's two-tower vector (None: no two_tower pool).
+        ``user_vector``: the user's two-tower vector (None: no two_tower pool);
+        ``interests``: the user's interest vectors (None: no multi_interest pool).
         """
         cfg = self.config
         target = cfg.target(k)
@@ -414,6 +469,11 @@ class PoolRunner:
             if user_vector is not None and cfg.two_tower
             else None
         )
+        several = (
+            _executor().submit(self.multi_interest, uid, interests, len(follows), target)
+            if interests is not None and cfg.multi_interest
+            else None
+        )
         # A light user's pools 2 and 3 expand from *all* of their followees, so the order
         # pool 1 would give them changes nothing: they read the follows themselves (perhaps
         # started before the caller had them, see start_early) and run beside pool 1, each
@@ -424,7 +484,7 @@ class PoolRunner:
             try:
                 rows, followees = self.similar_relations(uid, ranked, target)
             except BaseException:
-                _abandon(side, mine, towers)
+                _abandon(side, mine, towers, several)
                 raise
             ran.append("similar_relations")
             take("similar_relations", rows)
@@ -436,10 +496,18 @@ class PoolRunner:
             try:
                 rows = towers.result()
             except BaseException:
-                _abandon(side, mine, None)
+                _abandon(side, mine, several)
                 raise
             ran.append("two_tower")
             take("two_tower", rows)
+        if several is not None:
+            try:
+                rows = several.result()
+            except BaseException:
+                _abandon(side, mine)
+                raise
+            ran.append("multi_interest")
+            take("multi_interest", rows)
         # A heavy user's pools 2 and 3 start from the followees pool 1 found shared, then the
         # rest by model score; in exhaustive mode both run whatever the first finds, so side
         # by side.

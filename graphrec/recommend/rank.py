@@ -29,6 +29,8 @@ FEATURES = (
     "mf_rank",  # rank percentile of the MF score
     "tt_rel",  # two-tower score (user vector . account vector) minus the pool's best
     "tt_rank",  # rank percentile of the two-tower score
+    "mi_rel",  # multi-interest score (the best interest . account vector) minus the pool's best
+    "mi_rank",  # rank percentile of the multi-interest score
     "sim_rel",  # similar relations leading to the candidate / the pool's most (pool 1)
     "sim_shared_rel",  # my followees it also follows, seen by pool 1 / the pool's most
     "simf_rel",  # similar relations behind the similar followers who follow it / the most
@@ -93,14 +95,15 @@ class ModelScores:
     """What the models say about one user's candidates, in candidate order.
 
     ``logits``: NeuMF's, read where ``known`` (the model knows both uids); ``mf``: the
-    dot-product MF scores and ``towers`` the two-tower scores, read where ``known``, None when
-    the model has no such part.
+    dot-product MF scores, ``towers`` the two-tower scores and ``interests`` the multi-interest
+    scores, read where ``known``, None when the model has no such part.
     """
 
     logits: np.ndarray
     known: np.ndarray
     mf: np.ndarray | None = None
     towers: np.ndarray | None = None
+    interests: np.ndarray | None = None
 
     @classmethod
     def unknown(cls, n: int) -> ModelScores:
@@ -112,6 +115,7 @@ class ModelScores:
             self.known[idx],
             None if self.mf is None else self.mf[idx],
             None if self.towers is None else self.towers[idx],
+            None if self.interests is None else self.interests[idx],
         )
 
 
@@ -170,6 +174,8 @@ def features(cands: list[Candidate], scores: ModelScores) -> np.ndarray:
         _relative_and_rank(x, known, "mf_rel", "mf_rank", scores.mf)
     if scores.towers is not None:
         _relative_and_rank(x, known, "tt_rel", "tt_rank", scores.towers)
+    if scores.interests is not None:
+        _relative_and_rank(x, known, "mi_rel", "mi_rank", scores.interests)
     return x
 
 
@@ -195,6 +201,8 @@ class Ranker:
     std: np.ndarray
     model_version: str = ""
     info: dict | None = None
+    # the optional pools (pools.OPTIONAL_POOLS) chosen on validation follows: name -> on
+    pools: dict[str, bool] | None = None
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.std) @ self.coef + self.intercept
@@ -211,6 +219,7 @@ class Ranker:
             "std": self.std.tolist(),
             "model_version": self.model_version,
             "info": self.info or {},
+            "pools": self.pools or {},
         }
 
     def save(self, model_dir: str | Path) -> Path:
@@ -226,18 +235,28 @@ class Ranker:
             return None
         try:
             d = json.loads(path.read_text())
-            if d.get("features") != list(FEATURES):
+            saved = list(d.get("features") or [])
+            if not set(saved) <= set(FEATURES):
                 raise GraphrecError(
                     f"{path}: fitted with other features; run `graphrec fit-ranker`"
                 )
-            n = len(FEATURES)
+            # a ranker fitted before a feature existed gives it no weight
+            columns = np.array([F[name] for name in saved], np.int64)
+            coef, mean, std = (
+                np.zeros(len(FEATURES)),
+                np.zeros(len(FEATURES)),
+                np.ones(len(FEATURES)),
+            )
+            for full, key in ((coef, "coef"), (mean, "mean"), (std, "std")):
+                full[columns] = np.asarray(d[key], np.float64).reshape(len(saved))
             ranker = cls(
-                coef=np.asarray(d["coef"], np.float64).reshape(n),
+                coef=coef,
                 intercept=float(d["intercept"]),
-                mean=np.asarray(d["mean"], np.float64).reshape(n),
-                std=np.asarray(d["std"], np.float64).reshape(n),
+                mean=mean,
+                std=std,
                 model_version=str(d.get("model_version", "")),
                 info=d.get("info", {}),
+                pools={str(k): bool(v) for k, v in (d.get("pools") or {}).items()},
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise ModelUnreadable(

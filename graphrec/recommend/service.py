@@ -7,6 +7,7 @@ every request runs its own queries through the shared driver.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable
@@ -19,15 +20,26 @@ import numpy as np
 from graphrec import store
 from graphrec.errors import GraphrecError, ModelNotFound, UnknownUser
 from graphrec.model.artifacts import META, WEIGHTS
+from graphrec.model.interests import Interests
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import rank
 from graphrec.recommend.explain import explain, explain_model
-from graphrec.recommend.pools import Candidate, EarlyPools, PoolConfig, PoolResult, PoolRunner
+from graphrec.recommend.pools import (
+    OPTIONAL_POOLS,
+    Candidate,
+    EarlyPools,
+    InterestQuery,
+    PoolConfig,
+    PoolResult,
+    PoolRunner,
+)
 
 STRATEGIES = ("graph", "model")
 # While the vector index is missing or still populating (`graphrec embed` rebuilding it in
 # another process), pool 1 is skipped; a long-running process looks again this often.
 VECTOR_RECHECK_SECONDS = 30.0
+# a user's interests attend to at most this many of their follows (the highest scored)
+MAX_INTEREST_FOLLOWEES = 500
 
 
 @dataclass
@@ -49,6 +61,20 @@ class UserState:
     blocked: list[int]
 
 
+def with_chosen_pools(config: PoolConfig, ranker: rank.Ranker | None) -> PoolConfig:
+    """``config`` with each optional pool it leaves open (None) set as the ranker chose it on
+    validation follows: off without a ranker, or for a ranker fitted before the choice."""
+    chosen = (ranker.pools if ranker is not None else None) or {}
+    return dataclasses.replace(
+        config,
+        **{
+            pool: bool(chosen.get(pool, False))
+            for pool in OPTIONAL_POOLS
+            if getattr(config, pool) is None
+        },
+    )
+
+
 class Recommender:
     """Who-to-follow for users of one graph, with one model directory (optional for graph).
 
@@ -67,9 +93,7 @@ class Recommender:
     ) -> None:
         self.driver = driver
         self.database = database
-        self.config = config or PoolConfig()
         self.hidden = hidden
-        self.pools = PoolRunner(driver, database, self.config, hidden)
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.scorer: NumpyScorer | None = None
         self.ranker: rank.Ranker | None = None
@@ -79,6 +103,8 @@ class Recommender:
                 ranker = rank.Ranker.load(self.model_dir)
                 if ranker is not None and ranker.model_version == self.scorer.version:
                     self.ranker = ranker
+        self.config = with_chosen_pools(config or PoolConfig(), self.ranker)
+        self.pools = PoolRunner(driver, database, self.config, hidden)
         self._indexes: dict[str, tuple[bool | None, float]] = {}
         self._lock = threading.Lock()
 
@@ -103,7 +129,17 @@ class Recommender:
         return (
             self.scorer is not None
             and self.scorer.towers is not None
-            and self.config.two_tower
+            and bool(self.config.two_tower)
+            and self._index_online(store.ACCOUNT_INDEX)
+        )
+
+    def interests_ready(self) -> bool:
+        """The multi_interest pool needs a model with interests and an ONLINE
+        `account_embedding`."""
+        return (
+            self.scorer is not None
+            and self.scorer.interests is not None
+            and bool(self.config.multi_interest)
             and self._index_online(store.ACCOUNT_INDEX)
         )
 
@@ -154,11 +190,31 @@ class Recommender:
         follows = self.scorer.index_of(user.follows) if user.follows else np.zeros(0, np.int64)
         return towers.user_vectors(row, [follows])[0]
 
+    def user_interests(self, ranked_follows: list[int]) -> Interests | None:
+        """The user's interests from their follows as the graph has them now (the first
+        MAX_INTEREST_FOLLOWEES of ``ranked_follows``)."""
+        scorer = self.scorer
+        if scorer is None or scorer.interests is None or not ranked_follows:
+            return None
+        return scorer.interests.interests(scorer.index_of(ranked_follows[:MAX_INTEREST_FOLLOWEES]))
+
+    def _interest_query(self, interests: Interests) -> InterestQuery:
+        assert self.scorer is not None
+        uids = self.scorer.uids
+        return InterestQuery(
+            interests.vectors.astype(np.float64).tolist(),
+            [uids[interests.leading(k)].tolist() for k in range(len(interests.vectors))],
+        )
+
     def model_scores(
-        self, uid: int, cands: list[int], user_vector: np.ndarray | None = None
+        self,
+        uid: int,
+        cands: list[int],
+        user_vector: np.ndarray | None = None,
+        interests: Interests | None = None,
     ) -> rank.ModelScores:
-        """NeuMF's logits, and the MF and two-tower scores (``user_vector`` given), of the
-        candidates."""
+        """NeuMF's logits, and the MF, two-tower (``user_vector`` given) and multi-interest
+        (``interests`` given) scores of the candidates."""
         logits, known = self._logits(uid, cands)
         scorer = self.scorer
         if scorer is None or not known.any():
@@ -169,7 +225,10 @@ class Recommender:
         towers = None
         if scorer.towers is not None and user_vector is not None:
             towers = scorer.towers.scores(user_vector, items)
-        return rank.ModelScores(logits, known, mf, towers)
+        several = None
+        if scorer.interests is not None and interests is not None:
+            several = scorer.interests.scores(interests, items)
+        return rank.ModelScores(logits, known, mf, towers, several)
 
     def _ranked_follows(self, uid: int, follows: list[int]) -> list[int]:
         """The user's follows, highest model score first (pool 1 uses the first few)."""
@@ -192,33 +251,42 @@ class Recommender:
         excluded = set(user.blocked) | {int(u) for u in exclude}
         ranked = self._ranked_follows(user.uid, user.follows) if user.follows else []
 
+        # the vectors score every candidate for the ranker, whether or not their pools can run
+        vector = self.user_vector(user)
+        interests = self.user_interests(ranked)
+        as_list = None if vector is None else vector.tolist()
+        query = None if interests is None else self._interest_query(interests)
+
         def run(
-            use_vectors: bool, user_vector: list[float] | None, early: EarlyPools | None = None
+            use_vectors: bool, use_towers: bool, use_interests: bool, early: EarlyPools | None
         ) -> PoolResult:
             return self.pools.gather(
-                user.uid, user.follows, ranked, k, excluded, use_vectors, early, user_vector
+                user.uid,
+                user.follows,
+                ranked,
+                k,
+                excluded,
+                use_vectors,
+                early,
+                user_vector=as_list if use_towers else None,
+                interests=query if use_interests else None,
             )
 
-        # the vector scores every candidate for the ranker, whether or not its pool can run
-        vector = self.user_vector(user)
-        as_list = None if vector is None else vector.tolist()
-        use_vectors, use_towers = self.vectors_ready(), self.towers_ready()
-        in_use = [store.VECTOR_INDEX] * use_vectors + [store.ACCOUNT_INDEX] * use_towers
+        ready = (self.vectors_ready(), self.towers_ready(), self.interests_ready())
+        in_use = [store.VECTOR_INDEX] * ready[0] + [store.ACCOUNT_INDEX] * any(ready[1:])
         try:
-            result = run(
-                use_vectors=use_vectors,
-                early=early,
-                user_vector=as_list if use_towers else None,
-            )
+            result = run(*ready, early=early)
         except GraphrecError:
             if not (in_use and self._any_gone(in_use)):
                 raise
             # an index was dropped under us: answer from the other pools rather than fail
             result = run(
-                use_vectors=use_vectors and self.vectors_ready(),
-                user_vector=as_list if use_towers and self.towers_ready() else None,
+                ready[0] and self.vectors_ready(),
+                ready[1] and self.towers_ready(),
+                ready[2] and self.interests_ready(),
+                early=None,
             )
-        result.user_vector = vector
+        result.user_vector, result.interests = vector, interests
         return result
 
     def rank_candidates(
@@ -232,7 +300,9 @@ class Recommender:
             return cands, np.array(
                 [(("follows_you" in c.pools) + c.followers / top) / 2 for c in cands]
             )
-        model = self.model_scores(user.uid, [c.uid for c in cands], pools.user_vector)
+        model = self.model_scores(
+            user.uid, [c.uid for c in cands], pools.user_vector, pools.interests
+        )
         idx, scores = rank.order(cands, model, self.ranker)
         if self.scorer is None and self.ranker is None:
             evidence = rank.evidence_score(rank.features(cands, model))
