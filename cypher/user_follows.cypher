@@ -1,4 +1,5 @@
-// The user a recommendation is for: whether it exists, whom it follows and whom it blocks.
+// The user a recommendation is for: whether it exists, whom it follows, whom it blocks and
+// which accounts it dismissed (never to be recommended to it again).
 // $hidden: null when serving; an evaluation run's id (graphrec/evaluation/holdout.py) when
 // evaluating, and then the follows that run hides are neither walked nor counted.
 OPTIONAL MATCH (me:`User` {uid: $uid})
@@ -7,4 +8,5 @@ RETURN me IS NOT NULL AS found,
          (me)-[r:`FOLLOWS`]->(f:`User`)
          WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true) | f.uid
        ] END AS follows,
-       CASE WHEN me IS NULL THEN [] ELSE [(me)-[:`BLOCKS`]->(b:`User`) | b.uid] END AS blocked
+       CASE WHEN me IS NULL THEN [] ELSE [(me)-[:`BLOCKS`]->(b:`User`) | b.uid] END AS blocked,
+       CASE WHEN me IS NULL THEN [] ELSE [(me)-[:`DISMISSED`]->(d:`User`) | d.uid] END AS dismissed

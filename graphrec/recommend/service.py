@@ -59,6 +59,12 @@ class UserState:
     uid: int
     follows: list[int]
     blocked: list[int]
+    dismissed: list[int] = dataclasses.field(default_factory=list)  # "not interested"
+
+    @property
+    def never(self) -> set[int]:
+        """Accounts never to recommend to this user: blocked or dismissed."""
+        return {*self.blocked, *self.dismissed}
 
 
 def with_chosen_pools(config: PoolConfig, ranker: rank.Ranker | None) -> PoolConfig:
@@ -117,7 +123,10 @@ class Recommender:
         if not record["found"]:
             raise UnknownUser(f"user {uid} is not in the graph")
         return UserState(
-            int(uid), [int(u) for u in record["follows"]], [int(u) for u in record["blocked"]]
+            int(uid),
+            [int(u) for u in record["follows"]],
+            [int(u) for u in record["blocked"]],
+            [int(u) for u in record["dismissed"]],
         )
 
     def vectors_ready(self) -> bool:
@@ -248,7 +257,7 @@ class Recommender:
         early: EarlyPools | None = None,
     ) -> PoolResult:
         """The merged pools; ``early``: pools 2-3 already started by ``start_early``."""
-        excluded = set(user.blocked) | {int(u) for u in exclude}
+        excluded = user.never | {int(u) for u in exclude}
         ranked = self._ranked_follows(user.uid, user.follows) if user.follows else []
 
         # the vectors score every candidate for the ranker, whether or not their pools can run
@@ -346,7 +355,7 @@ class Recommender:
         if u < 0:
             raise UnknownUser(f"user {user.uid} is in the graph but not in the model; retrain")
         scores = scorer.score_user(u)
-        banned = scorer.index_of([user.uid, *user.follows, *user.blocked, *exclude])
+        banned = scorer.index_of([user.uid, *user.follows, *user.never, *exclude])
         scores[banned[banned >= 0]] = -np.inf
         out: list[Recommendation] = []
         order = np.argsort(-scores, kind="stable")
