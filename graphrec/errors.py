@@ -44,6 +44,10 @@ class ModelUnreadable(GraphrecError):
     """A model directory's file is truncated, corrupt or not what graphrec wrote."""
 
 
+class BadInput(GraphrecError):
+    """Values a command or request cannot take (a self-follow, an id out of range)."""
+
+
 class UnknownUser(GraphrecError):
     """A uid that is not in the graph."""
 

@@ -1,4 +1,5 @@
-"""Changes as they happen, one or a few at a time: follow, unfollow, block, dismiss.
+"""Changes as they happen, one or a few at a time: follow, unfollow, block, dismiss, and
+impressions (an account shown to a user).
 
 `graphrec follow/unfollow/block/dismiss` and the HTTP API share these functions. Each call is
 one transaction for all its pairs, idempotent (a repeat changes nothing), and a new follow gets
@@ -17,11 +18,11 @@ import numpy as np
 
 from graphrec import store
 from graphrec.embed import model_tag
-from graphrec.errors import GraphrecError
+from graphrec.errors import BadInput, UnknownUser
 from graphrec.model.scorer import NumpyScorer
 
 # kind -> the named Cypher that marks it
-MARKS = {"block": "live_block", "dismiss": "live_dismiss"}
+MARKS = {"block": "live_block", "dismiss": "live_dismiss", "impression": "live_impression"}
 UID_RANGE = (-(2**63), 2**63 - 1)  # what a Neo4j integer holds
 
 
@@ -34,20 +35,20 @@ class Pair:
 
 
 def pairs_of(items: Iterable[tuple[object, object]]) -> list[Pair]:
-    """Checked pairs: integer uids in Neo4j's range, no self-pair; a GraphrecError names the
+    """Checked pairs: integer uids in Neo4j's range, no self-pair; BadInput names the
     first bad one (by position) and nothing is written."""
     out = []
     for n, (uid, fid) in enumerate(items, 1):
         for field, value in (("uid", uid), ("fid", fid)):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise GraphrecError(f"pair {n}: {field} must be an integer, got {value!r}")
+                raise BadInput(f"pair {n}: {field} must be an integer, got {value!r}")
             if not UID_RANGE[0] <= value <= UID_RANGE[1]:
-                raise GraphrecError(f"pair {n}: {field} {value} is out of range")
+                raise BadInput(f"pair {n}: {field} {value} is out of range")
         if uid == fid:
-            raise GraphrecError(f"pair {n}: a user cannot follow, block or dismiss itself ({uid})")
+            raise BadInput(f"pair {n}: a user cannot follow, block or dismiss itself ({uid})")
         out.append(Pair(int(uid), int(fid)))  # type: ignore[call-overload]
     if not out:
-        raise GraphrecError("no pairs given")
+        raise BadInput("no pairs given")
     return out
 
 
@@ -104,16 +105,16 @@ def unfollow(driver: neo4j.Driver, pairs: list[Pair], database: str | None = Non
 def mark(
     driver: neo4j.Driver, kind: str, pairs: list[Pair], database: str | None = None
 ) -> list[dict]:
-    """Block or dismiss (``kind``) accounts for users. Both uids must be in the graph: if one
-    of them is not, nothing is written and a GraphrecError names it."""
+    """Block, dismiss or count an impression of (``kind``) accounts for users. Both uids must
+    be in the graph: if one of them is not, nothing is written and UnknownUser names it."""
     if kind not in MARKS:
-        raise GraphrecError(f"unknown kind {kind!r}: one of {', '.join(MARKS)}")
+        raise BadInput(f"unknown kind {kind!r}: one of {', '.join(MARKS)}")
     rows = [{"uid": p.uid, "fid": p.fid} for p in pairs]
     records = store.write_read(driver, MARKS[kind], database, rows=rows)
     missing = [r for r in records if not r["found"]]
     if missing:
         r = missing[0]
-        raise GraphrecError(
+        raise UnknownUser(
             f"cannot {kind} {r['fid']} for {r['uid']}: both users must be in the graph; "
             "nothing was written"
         )

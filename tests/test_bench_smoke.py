@@ -44,7 +44,7 @@ def test_baselines_benchmark_quick_run(tmp_path):
         assert f'"{method}"' in text
 
 
-def test_pipeline_benchmark_quick_run(cli_env, tmp_path):
+def test_pipeline_and_serve_benchmarks_quick_run(cli_env, tmp_path):
     env = {
         **cli_env,
         "GRAPHREC_DATASETS": str(DATASETS),
@@ -88,6 +88,28 @@ def test_pipeline_benchmark_quick_run(cli_env, tmp_path):
         assert 0.0 <= on[f"without:{pool}"]["hr@10"] <= 1.0
         assert on[f"pool:{pool}"]["pool_recall_by_out_degree"]
     assert "Optional model pools" in result.stdout
+
+    # bench/serve.py on the same graph and model (trained above): wrk against graphrec serve
+    served = _run(
+        [
+            "bench/serve.py",
+            "--quick",
+            "--dataset",
+            SMALLEST,
+            "--model-root",
+            str(tmp_path / "models"),
+            "--out",
+            "serve-smoke",
+        ],
+        env,
+        timeout=600,
+    )
+    serve = json.loads((tmp_path / "results" / "serve-smoke.json").read_text())
+    assert serve["reads"]["requests"] > 0 and serve["reads"]["errors"] == 0
+    mixed = serve["writers_and_readers"]
+    assert mixed["none_lost"] and mixed["none_duplicated"], mixed
+    assert serve["live_follow"]["writes"] == serve["live_follow"]["embedded"] > 0
+    assert "throughput / batch" in served.stdout
 
 
 def test_vector_index_benchmark_quick_run(cli_env, tmp_path):

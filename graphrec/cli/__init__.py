@@ -51,10 +51,10 @@ def cli(ctx: click.Context, uri, user, password, database) -> None:
 
 
 def _register() -> None:
-    from graphrec.cli import data, live, model, recommend, server, why
+    from graphrec.cli import data, live, model, recommend, serve, server, why
 
     cli.add_command(server.neo4j)
-    for area in (data, model, recommend, live, why):
+    for area in (data, model, recommend, live, serve, why):
         for command in area.COMMANDS:
             cli.add_command(command)
 

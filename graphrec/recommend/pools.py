@@ -21,7 +21,8 @@ candidates found so far.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -265,7 +266,8 @@ class PoolRunner:
     """Runs the pool queries of one graph with one configuration.
 
     ``hidden``: an evaluation run's id (graphrec.evaluation.holdout); its hidden follows are
-    then invisible to every pool. None when serving.
+    then invisible to every pool. None when serving. ``observe``: called with each query's
+    name and seconds (the HTTP API's pool timings).
     """
 
     def __init__(
@@ -274,14 +276,22 @@ class PoolRunner:
         database: str | None = None,
         config: PoolConfig | None = None,
         hidden: str | None = None,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self.driver, self.database = driver, database
         self.config = config or PoolConfig()
         self.hidden = hidden
+        self.observe = observe
         self.popular = PopularCache(hidden)
 
     def _read(self, name: str, **params: Any) -> list[neo4j.Record]:
-        return store.read(self.driver, name, self.database, hidden=self.hidden, **params)
+        if self.observe is None:
+            return store.read(self.driver, name, self.database, hidden=self.hidden, **params)
+        started = time.perf_counter()
+        try:
+            return store.read(self.driver, name, self.database, hidden=self.hidden, **params)
+        finally:
+            self.observe(name, time.perf_counter() - started)
 
     def similar_relations(
         self, uid: int, via: list[int], limit: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -86,6 +86,7 @@ class Recommender:
 
     ``hidden``: an evaluation run's id (graphrec.evaluation.holdout): the follows it hides are
     then invisible, to the user's own follows and to every pool. None when serving.
+    ``observe``: called with each pool query's name and seconds.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class Recommender:
         config: PoolConfig | None = None,
         use_ranker: bool = True,
         hidden: str | None = None,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self.driver = driver
         self.database = database
@@ -110,7 +112,7 @@ class Recommender:
                 if ranker is not None and ranker.model_version == self.scorer.version:
                     self.ranker = ranker
         self.config = with_chosen_pools(config or PoolConfig(), self.ranker)
-        self.pools = PoolRunner(driver, database, self.config, hidden)
+        self.pools = PoolRunner(driver, database, self.config, hidden, observe)
         self._indexes: dict[str, tuple[bool | None, float]] = {}
         self._lock = threading.Lock()
 
