@@ -40,7 +40,8 @@ def models(tmp_path_factory):
     dirs = []
     for seed in (1, 2):
         path = tmp_path_factory.mktemp(f"model{seed}")
-        config = NeuMFConfig(epochs=1, batch_size=1024, seed=seed, search=())
+        # the second has the two-tower part (its account vectors are embedded too)
+        config = NeuMFConfig(epochs=1, batch_size=1024, seed=seed, search=(), two_tower=seed == 2)
         train(src, dst, path, config, silent=True)
         dirs.append(path)
     return dirs

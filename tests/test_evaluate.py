@@ -135,7 +135,7 @@ def test_neumf_beats_popularity_on_communities(tmp_path):
         src,
         dst,
         tmp_path,
-        NeuMFConfig(epochs=10, batch_size=512, learning_rate=0.02, search=()),
+        NeuMFConfig(epochs=10, batch_size=512, learning_rate=0.02, search=(), two_tower=False),
         silent=True,
     )
     scorer = NumpyScorer.load(tmp_path)
@@ -169,7 +169,8 @@ def test_evaluate_cli_json_keys(tmp_path, cli_env):
     csv = tmp_path / "follows.csv"
     csv.write_text("uid,fid\n" + "".join(f"{u},{f}\n" for u, f in zip(src, dst, strict=True)))
     model_dir = tmp_path / "m"
-    train(src, dst, model_dir, NeuMFConfig(epochs=1, batch_size=2048, search=()), silent=True)
+    config = NeuMFConfig(epochs=1, batch_size=2048, search=(), two_tower=False)
+    train(src, dst, model_dir, config, silent=True)
     result = CliRunner().invoke(
         cli,
         [

@@ -301,7 +301,9 @@ def test_training_never_sees_held_out_follows(tmp_path, monkeypatch, pretrain_ep
 
     monkeypatch.setattr(train_module, "example_chunks", recording)
     src, dst = community_follows(communities=2, size=12, follows=5)
-    config = NeuMFConfig(epochs=1, batch_size=1024, pretrain_epochs=pretrain_epochs, search=())
+    config = NeuMFConfig(
+        epochs=1, batch_size=1024, pretrain_epochs=pretrain_epochs, search=(), two_tower=False
+    )
     train_module.train(src, dst, tmp_path, config, silent=True)
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / artifacts.HOLDOUT) as held:
@@ -358,7 +360,9 @@ def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "example_chunks", recording)
     src, dst = community_follows(communities=2, size=12, follows=6)
-    config = NeuMFConfig(epochs=1, batch_size=1024, validation_fraction=0.1, search=())
+    config = NeuMFConfig(
+        epochs=1, batch_size=1024, validation_fraction=0.1, search=(), two_tower=False
+    )
     train_module.train(src, dst, tmp_path, config, silent=True)
     scorer = NumpyScorer.load(tmp_path)
     with np.load(tmp_path / artifacts.VALIDATION) as val:
@@ -471,7 +475,7 @@ def _train_from_csv(cli_env, tmp_path, src, dst, *options: str):
 
 def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
     src, dst = community_follows(communities=2, size=20, follows=5)
-    result, _ = _train_from_csv(cli_env, tmp_path, src, dst, "--latent-dim", "4")
+    result, _ = _train_from_csv(cli_env, tmp_path, src, dst, "--latent-dim", "4", "--no-two-tower")
     phases = [
         "indexing the follows ...",
         "indexing the follows: done in",
@@ -488,6 +492,7 @@ def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
 def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
     src, dst = community_follows(communities=2, size=10, follows=4)
     options = ["--latent-dim", "4", "--tie", "gmf", "--pretrain-epochs", "1", "--no-holdout"]
+    options.append("--no-two-tower")
     _, model_dir = _train_from_csv(cli_env, tmp_path, src, dst, *options, "--json")
     scorer = NumpyScorer.load(model_dir)
     config = scorer.config
@@ -507,7 +512,7 @@ def test_auto_tie_follows_the_graphs_reciprocity(tmp_path, mutual, expected):
     else:  # only "upwards" follows: none can be followed back
         up = src < dst
         src, dst = src[up], dst[up]
-    config = NeuMFConfig(epochs=1, batch_size=1024, search=())
+    config = NeuMFConfig(epochs=1, batch_size=1024, search=(), two_tower=False)
     figures = train(src, dst, tmp_path, config, silent=True)
     assert figures["tie"] == expected
     # measured on the training follows: the hold-out and validation split break a few pairs
@@ -542,6 +547,7 @@ def test_search_keeps_the_rung_the_validation_estimate_prefers(tmp_path, monkeyp
         search=((2, 0.01), (8, 0.003), (4, 0.01)),
         search_rounds=(1, 2),
         index_dim=8,
+        two_tower=False,
     )
     figures = train_module.train(src, dst, tmp_path, config, silent=True)
     rows = {r["latent_dim"]: r for r in figures["search"]}
