@@ -185,6 +185,21 @@ def test_training_gives_a_user_of_two_communities_an_interest_in_each():
     # one vector for both (their mean) would be at cos 0.7 to each centre
     assert np.median(close) > 0.85
 
+    # the validation estimate (users scored a chunk at a time) is the plain per-user count
+    from graphrec.model.multi_interest import hit_rate
+    from graphrec.model.two_tower import FollowLists
+
+    lists = FollowLists(src_a[fit], dst_a[fit], n_ids)
+    users, items = src_a[val], dst_a[val]
+    plain = []
+    for u, target in zip(users.tolist(), items.tolist(), strict=True):
+        interests = scorer.interests(lists.of(u))
+        scores = scorer.scores(interests, np.arange(n_ids))
+        scores[lists.of(u)] = scores[u] = -np.inf
+        plain.append((scores > scores[target]).sum() < 10)
+    assert 0 < np.mean(plain) < 1
+    assert hit_rate(scorer, lists, users, items) == pytest.approx(np.mean(plain))
+
 
 def test_fit_ranker_keeps_an_optional_pool_only_where_it_finds_more():
     from graphrec.evaluation.ranker_fit import _choose_pools, _Seen

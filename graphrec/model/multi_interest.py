@@ -20,6 +20,7 @@ import numpy as np
 from graphrec.model.interests import KEYS, InterestScorer, MultiInterestConfig
 from graphrec.model.tf_runtime import keras, tf
 from graphrec.model.two_tower import NOT_SELF, PREFETCH_BATCHES, FollowLists, effective_batch
+from graphrec.numeric import users_per_batch
 from graphrec.progress import Progress
 
 VALIDATION_USERS = 1000
@@ -74,15 +75,28 @@ def hit_rate(
     """HR@k over every account of the validation follows (users[j] -> items[j]), each
     account scored by the user's best interest, training follows and the user excluded."""
     hits = 0
-    for u, target in zip(users.tolist(), items.tolist(), strict=True):
-        own = lists.of(u)
-        interests = scorer.interests(own)
-        if interests is None:
+    n_ids, k_interests = scorer.vectors.shape[0], scorer.k
+    # a chunk of users at a time: one matrix product reads the account vectors once per chunk
+    step = users_per_batch(n_ids * k_interests, 256)
+    for start in range(0, users.size, step):
+        chunk = [
+            (u, t, lists.of(u), scorer.interests(lists.of(u)))
+            for u, t in zip(
+                users[start : start + step].tolist(),
+                items[start : start + step].tolist(),
+                strict=True,
+            )
+        ]
+        chunk = [c for c in chunk if c[3] is not None]  # no known followee: a miss
+        if not chunk:
             continue
-        scores = scorer.scores(interests, np.arange(scorer.vectors.shape[0]))
-        scores[own] = -np.inf
-        scores[u] = -np.inf
-        hits += int((scores > scores[target]).sum() < k)
+        stacked = np.vstack([c[3].vectors for c in chunk])  # type: ignore[union-attr]
+        best = (scorer.vectors @ stacked.T).reshape(n_ids, len(chunk), k_interests).max(axis=2)
+        for j, (u, target, own, _) in enumerate(chunk):
+            scores = best[:, j]
+            scores[own] = -np.inf
+            scores[u] = -np.inf
+            hits += int((scores > scores[target]).sum() < k)
     return hits / max(users.size, 1)
 
 
