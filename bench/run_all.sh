@@ -17,5 +17,6 @@ run train bench/train.py --epochs 4
 run recommend bench/recommend.py
 run quality bench/quality.py
 run pipeline bench/pipeline.py --users 2000
+run serve bench/serve.py   # slashdot0902 and its model from the pipeline run: wrk against graphrec serve
 run embed bench/embed.py models/bench/slashdot0902 --runs 1   # slashdot0902 is loaded last; each run rebuilds the index (~3 min)
 graphrec neo4j stop >/dev/null
