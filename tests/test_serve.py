@@ -203,6 +203,13 @@ def test_a_new_model_is_served_under_load_without_a_failed_request(api):
     assert failures == []
     assert versions == {old, new}
 
+    # without being told: the server notices the next model within a few seconds
+    newer = _publish_model(model_dir, seed=2)
+    deadline = time.monotonic() + 30
+    while client.call("GET", f"/users/{ME}/recommendations?k=5")[1]["model_version"] != newer:
+        assert time.monotonic() < deadline, "the new model was never picked up"
+        time.sleep(0.2)
+
 
 def test_neo4j_going_away_is_a_503_and_the_server_recovers(api, neo4j_server):
     client, _, proc = api

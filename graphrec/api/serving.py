@@ -2,9 +2,10 @@
 
 `train` publishes a model by pointing the model folder's link at a new version, and
 `fit-ranker` rewrites ranker.json inside it: either changes the folder's fingerprint, which
-``Serving.recommender`` checks at most every ``check_seconds`` (and ``reload`` at once). The
-new Recommender is built beside the old one and swapped in with one assignment, so a request
-in flight finishes on the model it started with and no request waits or fails. A model that
+``Serving.recommender`` checks at most every ``check_seconds``, on a thread of its own
+(``reload`` checks at once). The new Recommender is built beside the old one and swapped in
+with one assignment, so a request in flight finishes on the model it started with and no
+request waits or fails. A model that
 cannot be read is reported and the old one kept.
 """
 
@@ -64,9 +65,11 @@ class Serving:
         return scorer.version if scorer is not None else None
 
     def recommender(self) -> Recommender:
-        """The current Recommender, after a look for a new model when one is due."""
-        if time.monotonic() - self._checked > self.check_seconds:
-            self.reload()
+        """The current Recommender. When a look for a new model is due, it runs on a thread
+        of its own: no request waits for a model to load."""
+        if time.monotonic() - self._checked > self.check_seconds and not self._lock.locked():
+            self._checked = time.monotonic()
+            threading.Thread(target=self.reload, name="graphrec-reload", daemon=True).start()
         return self._current
 
     def reload(self) -> bool:
