@@ -11,7 +11,8 @@ On one shared dataset in the bench server (default slashdot0902, with its bench 
 Targets (issue #15): p50 <= 15 ms, p99 <= 100 ms, zero errors, throughput >= 2x batch mode;
 live follow p50 <= 20 ms. Results: bench/results/serve.json and a markdown table.
 
-    .venv/bin/python bench/serve.py [--dataset slashdot0902] [--seconds 60] [--quick]
+    .venv/bin/python bench/serve.py [--dataset slashdot0902] [--seconds 60] [--workers 1]
+        [--quick]
 """
 
 from __future__ import annotations
@@ -93,9 +94,10 @@ class Api:
             conn.close()
 
 
-def _start_server(model_dir: Path, port: int) -> subprocess.Popen:
+def _start_server(model_dir: Path, port: int, workers: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [*rb.GRAPHREC, "serve", "--port", str(port), "--model-dir", str(model_dir)],
+        [*rb.GRAPHREC, "serve", "--port", str(port), "--model-dir", str(model_dir)]
+        + ["--workers", str(workers)],
         cwd=rb.ROOT,
         stderr=subprocess.DEVNULL,
     )
@@ -208,6 +210,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="graphrec serve --workers")
     parser.add_argument("--users", type=int, default=3000, help="distinct users wrk asks for")
     parser.add_argument("--batch-users", type=int, default=500, help="users of the CLI batch")
     parser.add_argument("--writes", type=int, default=300, help="live follows timed one by one")
@@ -240,7 +243,7 @@ def main() -> None:
         "--silent",
     )
     port = _free_port()
-    proc = _start_server(model_dir, port)
+    proc = _start_server(model_dir, port, args.workers)
     api = Api(port)
     live_pairs = _new_pairs(users, existing, args.writes, args.seed)
     mixed_pairs = _new_pairs(users, existing | set(live_pairs), 20 * args.writes, args.seed + 1)
@@ -270,6 +273,7 @@ def main() -> None:
         "dataset": info,
         "quick": args.quick,
         "connections": args.connections,
+        "workers": args.workers,
         "seconds": args.seconds,
         "distinct_users": len(users),
         "cli_batch": {k: batch[k] for k in ("users", "seconds", "users_per_second")},

@@ -126,7 +126,7 @@ def _choose_pools(seen: list[_Seen], open_choice: list[str], k: int) -> tuple[se
     available = [p for p in open_choice if any(p in one.ran for one in seen)]
     if not available:
         return set(), {}
-    fit_on, judge_on = seen[: len(seen) // 2], seen[len(seen) // 2 :]
+    fit_on, judge_on = seen[0::2], seen[1::2]  # interleaved: the users come in uid order
     combinations = [
         set(c) for n in range(len(available) + 1) for c in itertools.combinations(available, n)
     ]
