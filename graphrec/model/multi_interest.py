@@ -11,7 +11,6 @@ follows, each account scored by its best interest, as the pool retrieves them.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 
@@ -19,11 +18,16 @@ import numpy as np
 
 from graphrec.model.interests import KEYS, InterestScorer, MultiInterestConfig
 from graphrec.model.tf_runtime import keras, tf
-from graphrec.model.two_tower import NOT_SELF, PREFETCH_BATCHES, FollowLists, effective_batch
+from graphrec.model.two_tower import (
+    FollowLists,
+    effective_batch,
+    fit_epochs,
+    in_batch_softmax_loss,
+    popularity_log_q,
+    validation_sample,
+)
 from graphrec.numeric import users_per_batch
-from graphrec.progress import Progress
 
-VALIDATION_USERS = 1000
 MASKED = -1e9  # the attention logit of a bag's padding
 
 
@@ -121,17 +125,12 @@ def train_multi_interest(
     size = effective_batch(config.batch_size, fit_users.size)
     lists = FollowLists(fit_users, fit_items, n_ids)
     in_degree = np.bincount(fit_items, minlength=n_ids)
-    log_q = np.log(np.maximum(in_degree, 1) / max(fit_items.size, 1)).astype(np.float32)
-    if not config.log_q:
-        log_q[:] = 0.0
-    pick = np.random.default_rng(config.seed + 202).permutation(val_users.size)
-    val_u, val_i = val_users[pick[:VALIDATION_USERS]], val_items[pick[:VALIDATION_USERS]]
+    log_q = popularity_log_q(fit_items, in_degree, config.log_q)
+    val_u, val_i = validation_sample(val_users, val_items, config.seed + 202)
 
     vectors = tf.constant(np.asarray(account_vectors, np.float32))
     model = _Attention(dim, config)
     optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
-    labels = tf.range(size)
-    off_diagonal = ~tf.eye(size, dtype=tf.bool)
 
     @tf.function(jit_compile=True)
     def step(bag, item, item_log_q):  # type: ignore[no-untyped-def]
@@ -143,13 +142,7 @@ def train_multi_interest(
             # ComiRec's routing: the interest closest to the target answers for it
             closest = tf.argmax(tf.einsum("bkd,bd->bk", interests, target), axis=1)
             u = tf.gather(interests, closest, batch_dims=1)
-            logits = tf.matmul(u, target, transpose_b=True) / config.temperature
-            logits -= item_log_q[None, :]
-            duplicate = (item[:, None] == item[None, :]) & off_diagonal
-            logits = tf.where(duplicate, NOT_SELF, logits)
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-            )
+            loss = in_batch_softmax_loss(u, target, item, item_log_q, config.temperature)
         variables = model.trainable_variables
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
@@ -159,56 +152,24 @@ def train_multi_interest(
         tf.TensorSpec((size,), tf.int32),
         tf.TensorSpec((size,), tf.float32),
     )
-    steps = fit_users.size // size
-    history: list[dict] = []
-    best: tuple[float, int, dict[str, np.ndarray] | None] = (-1.0, 0, None)
-    total_follows = config.epochs * steps * size
-    with Progress("multi-interest", total=total_follows, unit="follows", silent=silent) as bar:
-        for epoch in range(1, config.epochs + 1):
-            epoch_started = time.perf_counter()
-            ds = tf.data.Dataset.from_generator(
-                lambda: _batches(fit_users, fit_items, lists, log_q, size, config.bag, rng),
-                output_signature=spec,
-            ).prefetch(PREFETCH_BATCHES)
-            total = 0.0
-            for j, batch in enumerate(ds, 1):
-                total += float(step(*batch))
-                if j % 50 == 0 or j == steps:
-                    bar.update(((epoch - 1) * steps + j) * size - bar.done)
-            seconds = time.perf_counter() - epoch_started
-            weights = model.export()
-            hr = hit_rate(InterestScorer(weights, account_vectors, config), lists, val_u, val_i)
-            history.append(
-                {
-                    "epoch": epoch,
-                    "loss": round(total / max(steps, 1), 4),
-                    "val_hr@10": round(hr, 4),
-                    "seconds": round(seconds, 3),
-                    "examples": steps * size,
-                }
-            )
-            if not silent:
-                sys.stderr.write(
-                    f"multi-interest epoch {epoch}: loss {history[-1]['loss']}, "
-                    f"val HR@10 {hr:.4f}\n"
-                )
-            if hr > best[0]:
-                best = (hr, epoch, weights)
-            elif epoch - best[1] >= config.patience:
-                break
-    assert best[2] is not None
-    steady = history[1:] or history
-    figures = {
-        "epochs": len(history),
-        "best_epoch": best[1],
-        "best_val_hr@10": round(best[0], 4),
-        "batch_size": size,
-        "examples_per_second": round(
-            sum(h["examples"] for h in steady) / max(sum(h["seconds"] for h in steady), 1e-9)
-        ),
-        "seconds": round(time.perf_counter() - started, 3),
-        "config": {**config.to_dict(), "batch_size": size},
-        "history": history,
-    }
-    keras.backend.clear_session(free_memory=True)
-    return best[2], figures
+
+    def evaluate() -> tuple[float, dict[str, np.ndarray]]:
+        weights = model.export()
+        scorer = InterestScorer(weights, account_vectors, config)
+        return hit_rate(scorer, lists, val_u, val_i), weights
+
+    weights, figures = fit_epochs(
+        "multi-interest",
+        config.epochs,
+        config.patience,
+        size,
+        fit_users.size // size,
+        lambda: _batches(fit_users, fit_items, lists, log_q, size, config.bag, rng),
+        spec,
+        step,
+        evaluate,
+        started,
+        silent,
+    )
+    figures["config"] = {**config.to_dict(), "batch_size": size}
+    return weights, figures

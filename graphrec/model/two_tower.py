@@ -1,4 +1,6 @@
-"""Training the two-tower retrieval model (imports TensorFlow: call it lazily).
+"""Training the two-tower retrieval model (imports TensorFlow: call it lazily), and the
+in-batch softmax training it shares with the multi-interest model (multi_interest.py): the
+loss, the log-Q correction, the validation sample and the epoch loop with early stopping.
 
 The consumer tower reads a user's id embedding, the mean id embedding of a sample of the
 accounts they follow (the bag of followees, never the account being predicted) and their log
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -173,6 +175,105 @@ def hit_rate(
     return hits / users.size
 
 
+def popularity_log_q(fit_items: np.ndarray, in_degree: np.ndarray, on: bool) -> np.ndarray:
+    """Each account's log sampling probability as an in-batch negative (its share of the
+    training follows), subtracted from its logits; zeros when the correction is off."""
+    log_q = np.log(np.maximum(in_degree, 1) / max(fit_items.size, 1)).astype(np.float32)
+    if not on:
+        log_q[:] = 0.0
+    return log_q
+
+
+def validation_sample(
+    val_users: np.ndarray, val_items: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The validation follows early stopping reads: at most VALIDATION_USERS, seeded."""
+    pick = np.random.default_rng(seed).permutation(val_users.size)[:VALIDATION_USERS]
+    return val_users[pick], val_items[pick]
+
+
+def in_batch_softmax_loss(
+    users: tf.Tensor, targets: tf.Tensor, item: tf.Tensor, item_log_q: tf.Tensor, temperature: float
+) -> tf.Tensor:
+    """Sampled softmax over the batch: row j's positive is target j, every other target of
+    the batch a negative, log-Q corrected; a duplicate of the positive is not a negative."""
+    size = item.shape[0]
+    logits = tf.matmul(users, targets, transpose_b=True) / temperature - item_log_q[None, :]
+    duplicate = (item[:, None] == item[None, :]) & ~tf.eye(size, dtype=tf.bool)
+    logits = tf.where(duplicate, NOT_SELF, logits)
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.range(size), logits=logits)
+    )
+
+
+def fit_epochs(
+    name: str,
+    epochs: int,
+    patience: int,
+    size: int,
+    steps: int,
+    batches: Callable[[], Iterator[tuple[np.ndarray, ...]]],
+    spec: tuple,
+    step: Callable[..., tf.Tensor],
+    evaluate: Callable[[], tuple[float, dict[str, np.ndarray]]],
+    started: float,
+    silent: bool,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """The epoch loop of the in-batch retrieval models: ``step`` over ``batches`` (drawn on
+    tf.data's thread), then ``evaluate`` (validation HR@10, weights) after each epoch; stops
+    ``patience`` epochs after the best. Returns the best epoch's weights and the figures
+    (``seconds`` since ``started``)."""
+    history: list[dict] = []
+    best: tuple[float, int, dict[str, np.ndarray] | None] = (-1.0, 0, None)
+    # counted in follows, so a long epoch shows its rate and ETA as it goes
+    total_follows = epochs * steps * size
+    with Progress(name, total=total_follows, unit="follows", silent=silent) as progress:
+        for epoch in range(1, epochs + 1):
+            epoch_started = time.perf_counter()
+            ds = tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(
+                PREFETCH_BATCHES
+            )
+            total = 0.0
+            for j, batch in enumerate(ds, 1):
+                total += float(step(*batch))
+                if j % PROGRESS_EVERY == 0 or j == steps:
+                    progress.update(((epoch - 1) * steps + j) * size - progress.done)
+            seconds = time.perf_counter() - epoch_started
+            hr, weights = evaluate()
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss": round(total / max(steps, 1), 4),
+                    "val_hr@10": round(hr, 4),
+                    "seconds": round(seconds, 3),
+                    "examples": steps * size,
+                }
+            )
+            if not silent:
+                sys.stderr.write(
+                    f"{name} epoch {epoch}: loss {history[-1]['loss']}, val HR@10 {hr:.4f}\n"
+                )
+            if hr > best[0]:
+                best = (hr, epoch, weights)
+            elif epoch - best[1] >= patience:
+                break
+    assert best[2] is not None
+    steady = history[1:] or history
+    figures = {
+        "epochs": len(history),
+        "best_epoch": best[1],
+        "best_val_hr@10": round(best[0], 4),
+        "batch_size": size,
+        "examples_per_second": round(
+            sum(h["examples"] for h in steady) / max(sum(h["seconds"] for h in steady), 1e-9)
+        ),
+        "seconds": round(time.perf_counter() - started, 3),
+        "history": history,
+    }
+    keras.backend.clear_session(free_memory=True)
+    return best[2], figures
+
+
 def train_two_tower(
     fit_users: np.ndarray,
     fit_items: np.ndarray,
@@ -192,30 +293,20 @@ def train_two_tower(
     config = TwoTowerConfig.from_dict({**config.to_dict(), "batch_size": size})
     lists = FollowLists(fit_users, fit_items, n_ids)
     in_degree = np.bincount(fit_items, minlength=n_ids)
-    log_q = np.log(np.maximum(in_degree, 1) / max(fit_items.size, 1)).astype(np.float32)
-    if not config.log_q:
-        log_q[:] = 0.0
-    pick = np.random.default_rng(config.seed + 102).permutation(val_users.size)
-    val_u, val_i = val_users[pick[:VALIDATION_USERS]], val_items[pick[:VALIDATION_USERS]]
+    log_q = popularity_log_q(fit_items, in_degree, config.log_q)
+    val_u, val_i = validation_sample(val_users, val_items, config.seed + 102)
 
     if fit_users.size < 2:
         raise ValueError("the two-tower model needs at least two training follows")
     model = _Towers(n_ids, config)
     optimizer = LazyAdam(learning_rate=config.learning_rate)
-    labels = tf.range(size)
-    off_diagonal = ~tf.eye(size, dtype=tf.bool)
 
     @tf.function(jit_compile=True)
     def step(user, bag, user_degree, item, item_degree, item_log_q):  # type: ignore[no-untyped-def]
         with tf.GradientTape() as tape:
             u = model.users(user, bag, user_degree)
             v = model.accounts(item, item_degree)
-            logits = tf.matmul(u, v, transpose_b=True) / config.temperature - item_log_q[None, :]
-            duplicate = (item[:, None] == item[None, :]) & off_diagonal
-            logits = tf.where(duplicate, NOT_SELF, logits)
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-            )
+            loss = in_batch_softmax_loss(u, v, item, item_log_q, config.temperature)
         variables = model.trainable_variables
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
@@ -228,56 +319,23 @@ def train_two_tower(
         tf.TensorSpec((size,), tf.float32),
         tf.TensorSpec((size,), tf.float32),
     )
-    steps = fit_users.size // size
-    history: list[dict] = []
-    best: tuple[float, int, dict[str, np.ndarray] | None] = (-1.0, 0, None)
-    # counted in follows, so a long epoch shows its rate and ETA as it goes
-    total_follows = config.epochs * steps * size
-    with Progress("two-tower", total=total_follows, unit="follows", silent=silent) as progress:
-        for epoch in range(1, config.epochs + 1):
-            epoch_started = time.perf_counter()
-            ds = tf.data.Dataset.from_generator(
-                lambda: _batches(fit_users, fit_items, lists, log_q, in_degree, config, rng),
-                output_signature=spec,
-            ).prefetch(PREFETCH_BATCHES)
-            total = 0.0
-            for j, batch in enumerate(ds, 1):
-                total += float(step(*batch))
-                if j % PROGRESS_EVERY == 0 or j == steps:
-                    progress.update(((epoch - 1) * steps + j) * size - progress.done)
-            seconds = time.perf_counter() - epoch_started
-            weights = export_weights(model, in_degree)
-            hr = hit_rate(TowerScorer(weights, config), lists, val_u, val_i)
-            history.append(
-                {
-                    "epoch": epoch,
-                    "loss": round(total / max(steps, 1), 4),
-                    "val_hr@10": round(hr, 4),
-                    "seconds": round(seconds, 3),
-                    "examples": steps * size,
-                }
-            )
-            if not silent:
-                sys.stderr.write(
-                    f"two-tower epoch {epoch}: loss {history[-1]['loss']}, val HR@10 {hr:.4f}\n"
-                )
-            if hr > best[0]:
-                best = (hr, epoch, weights)
-            elif epoch - best[1] >= config.patience:
-                break
-    assert best[2] is not None
-    steady = history[1:] or history
-    figures = {
-        "epochs": len(history),
-        "best_epoch": best[1],
-        "best_val_hr@10": round(best[0], 4),
-        "batch_size": size,
-        "examples_per_second": round(
-            sum(h["examples"] for h in steady) / max(sum(h["seconds"] for h in steady), 1e-9)
-        ),
-        "seconds": round(time.perf_counter() - started, 3),
-        "config": config.to_dict(),
-        "history": history,
-    }
-    keras.backend.clear_session(free_memory=True)
-    return best[2], figures
+
+    def evaluate() -> tuple[float, dict[str, np.ndarray]]:
+        weights = export_weights(model, in_degree)
+        return hit_rate(TowerScorer(weights, config), lists, val_u, val_i), weights
+
+    weights, figures = fit_epochs(
+        "two-tower",
+        config.epochs,
+        config.patience,
+        size,
+        fit_users.size // size,
+        lambda: _batches(fit_users, fit_items, lists, log_q, in_degree, config, rng),
+        spec,
+        step,
+        evaluate,
+        started,
+        silent,
+    )
+    figures["config"] = config.to_dict()
+    return weights, figures
