@@ -9,22 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_pools import EDGES, ME, USERS, load_follows, random_model, test_query
+from test_pools import ME, test_query
+from test_recommend import world  # noqa: F401  (the shared tiny-graph fixture)
 
 from graphrec import live
 from graphrec.cli import cli
-from graphrec.embed import model_tag, write_embeddings
+from graphrec.embed import model_tag
 from graphrec.errors import GraphrecError
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend.service import Recommender
-
-
-@pytest.fixture
-def world(graph, tmp_path):
-    load_follows(graph, EDGES, USERS)
-    model_dir = random_model(tmp_path / "model", USERS)
-    write_embeddings(graph, NumpyScorer.load(model_dir), silent=True)
-    return model_dir
 
 
 def _one(graph, name: str, **params):
