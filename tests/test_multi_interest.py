@@ -8,10 +8,9 @@ import json
 
 import numpy as np
 import pytest
-from test_pools import EDGES, ME, USERS, load_follows, random_model
-from test_two_tower import DIMS, hand_made_towers
+from test_pools import ME, load_follows
+from test_two_tower import DIMS, towers_world  # noqa: F401  (the towers fixture)
 
-from graphrec.account_vectors import write_account_vectors
 from graphrec.model.interests import InterestScorer, MultiInterestConfig
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import rank
@@ -38,13 +37,10 @@ def hand_made_interests(model_dir) -> None:
 
 
 @pytest.fixture
-def interests_world(graph, tmp_path):
-    load_follows(graph, EDGES, USERS)
-    model_dir = random_model(tmp_path / "model", USERS)
-    hand_made_towers(model_dir, leaning={9: 10})
-    hand_made_interests(model_dir)
-    write_account_vectors(graph, NumpyScorer.load(model_dir), silent=True)
-    return model_dir
+def interests_world(towers_world):
+    """towers_world's graph and model, with hand-made interests added to the model."""
+    hand_made_interests(towers_world)
+    return towers_world
 
 
 def _pool(recommender: Recommender) -> dict[int, dict]:
