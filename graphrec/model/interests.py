@@ -16,37 +16,22 @@ graph has them now.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-from graphrec.model.towers import normalise
+from graphrec.model.towers import InBatchConfig, normalise
 
 KEYS = ("mi_attention_kernel", "mi_attention_heads", "mi_projection_kernel", "mi_projection_bias")
 
 
 @dataclass(frozen=True)
-class MultiInterestConfig:
-    """Sizes and training knobs of the multi-interest model. K is the reference design's; the
-    rest follow the two-tower model's, whose account vectors it reads."""
+class MultiInterestConfig(InBatchConfig):
+    """Sizes of the multi-interest model; its training knobs are the two-tower model's, whose
+    account vectors it reads. K is the reference design's."""
 
     interests: int = 4  # K
     hidden: int = 64  # width of the attention's tanh layer
-    temperature: float = 0.1
-    log_q: bool = True
-    batch_size: int = 512
-    bag: int = 20  # followees sampled per training example
-    epochs: int = 10
-    patience: int = 2
-    learning_rate: float = 0.003
-    seed: int = 42
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MultiInterestConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ training moves it at once, without retraining.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Self
 
 import numpy as np
 
@@ -23,14 +24,11 @@ TABLE_KEYS = (USER_TABLE, ACCOUNT_TABLE, VECTORS)
 
 
 @dataclass(frozen=True)
-class TwoTowerConfig:
-    """Sizes and training knobs of the two-tower model. The id width, temperature, batch and
-    log-Q correction were chosen on wiki-vote's validation follows (docs/history.md,
-    "Two-tower retrieval"); the output width is the reference design's."""
+class InBatchConfig:
+    """Training knobs of the models trained by in-batch softmax (two_tower.fit_epochs): the
+    two-tower model and the multi-interest model. Chosen on wiki-vote's validation follows
+    (docs/history.md, "Two-tower retrieval")."""
 
-    dim: int = 64  # the L2-normalised output of each tower
-    id_dim: int = 16  # id embedding width (user ids, account ids, the bag of followees)
-    hidden: int = 128  # one ReLU layer in each tower before the output
     temperature: float = 0.1
     log_q: bool = True  # subtract log(sampling probability) from each in-batch logit
     batch_size: int = 512  # in-batch softmax: every other positive of the batch is a negative
@@ -44,8 +42,18 @@ class TwoTowerConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> TwoTowerConfig:
+    def from_dict(cls, d: dict) -> Self:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class TwoTowerConfig(InBatchConfig):
+    """Sizes of the two-tower model. The id width was chosen with the training knobs; the
+    output width is the reference design's."""
+
+    dim: int = 64  # the L2-normalised output of each tower
+    id_dim: int = 16  # id embedding width (user ids, account ids, the bag of followees)
+    hidden: int = 128  # one ReLU layer in each tower before the output
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
