@@ -265,8 +265,10 @@ class Recommender:
         # the vectors score every candidate for the ranker, whether or not their pools can run
         vector = self.user_vector(user)
         interests = self.user_interests(ranked)
-        as_list = None if vector is None else vector.tolist()
-        query = None if interests is None else self._interest_query(interests)
+        ready = (self.vectors_ready(), self.towers_ready(), self.interests_ready())
+        # what the vector pools send Neo4j, only for the pools that run
+        as_list = vector.tolist() if ready[1] and vector is not None else None
+        query = self._interest_query(interests) if ready[2] and interests is not None else None
 
         def run(
             use_vectors: bool, use_towers: bool, use_interests: bool, early: EarlyPools | None
@@ -283,7 +285,6 @@ class Recommender:
                 interests=query if use_interests else None,
             )
 
-        ready = (self.vectors_ready(), self.towers_ready(), self.interests_ready())
         in_use = [store.VECTOR_INDEX] * ready[0] + [store.ACCOUNT_INDEX] * any(ready[1:])
         try:
             result = run(*ready, early=early)
