@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_pools import EDGES, ME, USERS, load_follows, random_model
+from test_pools import EDGES, ME, USERS, load_follows, random_model, test_query
 
 from graphrec.embed import write_embeddings
 from graphrec.model import artifacts
@@ -167,7 +167,7 @@ def test_bad_input_is_a_4xx_that_says_what_is_wrong(api, graph):
         got, answer = client.call(method, path, None if raw else body, raw=raw)
         assert got == status, (method, path, body, answer)
         assert says.lower() in answer["error"].lower(), (method, path, body, answer)
-    follows = graph.execute_query("MATCH ()-[r:FOLLOWS]->() RETURN count(r) AS n").records[0]["n"]
+    follows = graph.execute_query(test_query("count_follows")).records[0]["follows"]
     assert follows == len(EDGES)  # nothing half-written
 
 
