@@ -38,14 +38,14 @@ def follow(app: App, uid: int, fid: int, model_dir: Path | None, as_json: bool) 
         graphrec follow 42 17
     """
     from graphrec import live
-    from graphrec.model.artifacts import require_model_dir
+    from graphrec.model.artifacts import WEIGHTS, require_model_dir
     from graphrec.model.scorer import NumpyScorer
 
     pairs = live.pairs_of([(uid, fid)])
     if model_dir is not None:  # asked for by name: it must hold a model
         require_model_dir(model_dir)
     where = model_dir or default_model_dir()
-    scorer = NumpyScorer.load(where) if (where / "weights.npz").exists() else None
+    scorer = NumpyScorer.load(where) if (where / WEIGHTS).exists() else None
     _show(live.follow(app.driver, pairs, scorer, app.database), as_json)
 
 
