@@ -452,9 +452,10 @@ def test_train_from_csv_without_active_users_skips_evaluation(cli_env, tmp_path)
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)  # stdout holds only the JSON; progress goes to stderr
     assert data["held_out"] == 0 and "metrics" not in data
     assert "nothing held out" in result.stderr
+    assert "indexing the follows: done in" in result.stderr
     assert NumpyScorer.load(model_dir).uids.tolist() == list(range(31))
 
 

@@ -58,7 +58,6 @@ def load(
     from graphrec.io import clean, read_follows
 
     follows = clean(read_follows(path))
-    silent = silent or as_json
     if bulk:
         report = loader.bulk_load(
             app.settings, follows, silent=silent, log=(lambda m: None) if silent else _log
@@ -175,8 +174,9 @@ def stats(app: App, top: int, as_json: bool) -> None:
 @click.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
+@silent_option
 @pass_app
-def reset(app: App, yes: bool, as_json: bool) -> None:
+def reset(app: App, yes: bool, as_json: bool, silent: bool) -> None:
     """Delete every user, follow, index and constraint graphrec wrote to the database."""
     from graphrec import store
     from graphrec.loader import graph_counts
@@ -189,7 +189,7 @@ def reset(app: App, yes: bool, as_json: bool) -> None:
             abort=True,
             err=True,
         )
-    store.reset_graph(app.driver, app.database, silent=as_json)
+    store.reset_graph(app.driver, app.database, silent=silent)
     render({"deleted_users": before["users"], "deleted_follows": before["follows"]}, as_json)
 
 

@@ -221,7 +221,7 @@ def train(
     from graphrec.model.artifacts import NeuMFConfig
     from graphrec.model.train import train as run_train  # imports TensorFlow
 
-    quiet = silent or as_json
+    quiet = silent
     model_dir = model_dir or default_model_dir()
     overrides = {
         "epochs": epochs,
@@ -332,8 +332,8 @@ def evaluate(
     from graphrec.model.artifacts import require_model_dir
 
     model_dir = require_model_dir(model_dir or default_model_dir())
-    src, dst = _follows(app, from_csv, silent or as_json)
-    metrics = _evaluate(model_dir, src, dst, n_users, seed, silent or as_json)
+    src, dst = _follows(app, from_csv, silent)
+    metrics = _evaluate(model_dir, src, dst, n_users, seed, silent)
     if pipeline:
         from graphrec.evaluation.pipeline import evaluate_pipeline
         from graphrec.recommend.pools import PoolConfig
@@ -346,7 +346,7 @@ def evaluate(
                 n_users,
                 seed,
                 PoolConfig(**optional_pools),
-                silent=silent or as_json,
+                silent=silent,
             )
         )
         if not metrics["pipeline"].get("ranker"):
@@ -433,18 +433,16 @@ def embed(
             scorer,
             app.database,
             batch_size=batch_size,
-            silent=silent or as_json,
+            silent=silent,
             rebuild_index=rebuild_index,
             full=full,
             wait=wait,
         )
-        accounts = write_account_vectors(
-            app.driver, scorer, app.database, silent=silent or as_json, wait=wait
-        )
+        accounts = write_account_vectors(app.driver, scorer, app.database, silent=silent, wait=wait)
         if accounts is not None:
             result["accounts_written"] = accounts["written"]
             result["account_index_state"] = accounts["index_state"]
-        if not wait and result.get("index_state") != "ONLINE" and not (silent or as_json):
+        if not wait and result.get("index_state") != "ONLINE" and not silent:
             click.echo(
                 "The vector index is still building; `graphrec embed --status` shows how far "
                 "it has got. Recommendations use pool 1 once it is ONLINE.",

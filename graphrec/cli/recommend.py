@@ -158,9 +158,7 @@ def recommend(
         else:  # uids are ids, not quantities: no thousands separators
             render([{**r, "uid": str(r["uid"])} for r in rows], False, COLUMNS)
         return
-    summary = write_csv(
-        recommender, users, out, k, strategy, exclude, workers, silent=silent or as_json
-    )
+    summary = write_csv(recommender, users, out, k, strategy, exclude, workers, silent=silent)
     if as_json:
         emit_json(with_process_figures(summary))
     else:
@@ -217,7 +215,7 @@ def fit_ranker_command(
         seed=seed,
         config=PoolConfig(**optional_pools),
         workers=workers,
-        silent=silent or as_json,
+        silent=silent,
     )
     if as_json:
         emit_json(with_process_figures(result))
