@@ -221,7 +221,6 @@ def train(
     from graphrec.model.artifacts import NeuMFConfig
     from graphrec.model.train import train as run_train  # imports TensorFlow
 
-    quiet = silent
     model_dir = model_dir or default_model_dir()
     overrides = {
         "epochs": epochs,
@@ -242,9 +241,9 @@ def train(
         config = dataclasses.replace(config, search=())
     if write_embeddings is None:
         write_embeddings = from_csv is None
-    src, dst = _follows(app, from_csv, quiet)
+    src, dst = _follows(app, from_csv, silent)
     try:
-        figures = run_train(src, dst, model_dir, config, holdout=not no_holdout, silent=quiet)
+        figures = run_train(src, dst, model_dir, config, holdout=not no_holdout, silent=silent)
     except ValueError as e:
         raise GraphrecError(f"training failed: {e}") from e
     result: dict = {**figures}
@@ -252,7 +251,7 @@ def train(
         click.echo("No user has 3 or more follows: nothing held out, no evaluation.", err=True)
     elif not no_holdout:
         evaluate_started = time.perf_counter()
-        metrics = _evaluate(Path(model_dir), src, dst, eval_users, config.seed, quiet)
+        metrics = _evaluate(Path(model_dir), src, dst, eval_users, config.seed, silent)
         _save_metrics(Path(model_dir), metrics)
         result["metrics"] = metrics
         result["evaluate_seconds"] = round(time.perf_counter() - evaluate_started, 3)
@@ -262,18 +261,18 @@ def train(
         from graphrec.model.scorer import NumpyScorer
 
         scorer = NumpyScorer.load(model_dir)
-        result["embeddings"] = write(app.driver, scorer, app.database, silent=quiet)
+        result["embeddings"] = write(app.driver, scorer, app.database, silent=silent)
         result["account_vectors"] = write_account_vectors(
-            app.driver, scorer, app.database, silent=quiet
+            app.driver, scorer, app.database, silent=silent
         )
     if fit_ranker and write_embeddings:
         from graphrec.evaluation.ranker_fit import fit_ranker as fit
 
         quiet_server_notifications()
         result["ranker"] = fit(
-            app.driver, app.database, model_dir, n_users=ranker_users, silent=quiet
+            app.driver, app.database, model_dir, n_users=ranker_users, silent=silent
         )
-    elif fit_ranker and not quiet:
+    elif fit_ranker and not silent:
         click.echo(
             "No ranker fitted (the embeddings were not written): run `graphrec embed`, "
             "then `graphrec fit-ranker`.",
