@@ -89,6 +89,32 @@ def test_numpy_scorer_matches_keras_on_random_pairs(tie):
     assert isinstance(model.get_layer("relation"), keras.layers.Concatenate)
 
 
+def test_scorer_scores_many_pairs_in_blocks_with_the_same_result(monkeypatch):
+    from graphrec.model import scorer as scorer_module
+
+    rng = np.random.default_rng(4)
+    n = 40
+    weights = {
+        "uids": np.arange(n),
+        **{key: rng.normal(size=(n, 8)) for key in ("gmf_user", "gmf_item")},
+        **{key: rng.normal(size=(n, 16)) for key in ("mlp_user", "mlp_item")},
+        "mlp_kernel_0": rng.normal(size=(32, 8)),
+        "mlp_bias_0": rng.normal(size=8),
+        "out_kernel": rng.normal(size=16),
+        "out_bias": np.array([0.3]),
+    }
+    scorer = NumpyScorer(weights)
+    users, items = rng.integers(0, n, (2, 3, 101))
+    direct = (
+        scorer.relation_embedding(users.ravel(), items.ravel()) @ scorer.out_kernel
+        + scorer.out_bias
+    )
+    monkeypatch.setattr(scorer_module, "PAIRS_AT_ONCE", 7)  # blocks, and a partial last one
+    blocked = scorer.logits(users, items)
+    assert blocked.shape == (3, 101)
+    np.testing.assert_allclose(blocked.ravel(), direct, rtol=1e-5, atol=1e-5)
+
+
 def test_neumf_started_from_pretrained_towers_averages_their_logits():
     from graphrec.model.keras_model import build_neumf, init_from_towers
 

@@ -27,6 +27,7 @@ from graphrec.model.towers import TowerScorer, TwoTowerConfig
 EMBEDDING_KEYS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
 INDEX_PROJECTION = "index_projection"
 MF_USER, MF_ITEM = "mf_user", "mf_item"  # optional dot-product MF factors (model/mf.py)
+PAIRS_AT_ONCE = 1 << 16  # pairs whose hidden layers are held at once (see logits)
 
 
 class NumpyScorer:
@@ -133,7 +134,21 @@ class NumpyScorer:
         return self.mf_item[np.asarray(items, np.int64)] @ self.mf_user[int(user)]
 
     def logits(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self.relation_embedding(users, items) @ self.out_kernel + self.out_bias
+        """Pre-sigmoid score of each (user, item) index pair, float32.
+
+        Scored ``PAIRS_AT_ONCE`` pairs at a time: the hidden layers of millions of pairs
+        (e.g. every held-out follow with its negatives) would otherwise be held at once.
+        """
+        users, items = np.asarray(users), np.asarray(items)
+        if users.shape != items.shape:
+            raise ValueError(f"users {users.shape} and items {items.shape} differ in shape")
+        flat_users, flat_items = users.reshape(-1), items.reshape(-1)
+        out = np.empty(flat_users.size, np.float32)
+        for start in range(0, flat_users.size, PAIRS_AT_ONCE):
+            block = slice(start, start + PAIRS_AT_ONCE)
+            relation = self.relation_embedding(flat_users[block], flat_items[block])
+            out[block] = relation @ self.out_kernel + self.out_bias
+        return out.reshape(users.shape)
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Follow probability of each (user, item) index pair."""

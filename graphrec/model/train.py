@@ -185,13 +185,7 @@ class RankingProbe:
         pos_logits = scorer.logits(self.users, self.items)
         grid_users = np.repeat(self.users, self.pool.size)
         grid_items = np.tile(self.pool, self.users.size)
-        step = 1 << 18
-        pool_logits = np.concatenate(
-            [
-                scorer.logits(grid_users[i : i + step], grid_items[i : i + step])
-                for i in range(0, grid_users.size, step)
-            ]
-        ).reshape(self.users.size, self.pool.size)
+        pool_logits = scorer.logits(grid_users, grid_items).reshape(self.users.size, -1)
         beats = (pool_logits > pos_logits[:, None]) & self.valid
         t = self.n_top
         exact_above = beats[:, :t].sum(axis=1) if t else beats.sum(axis=1)
