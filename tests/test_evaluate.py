@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 
 import numpy as np
 import pytest
@@ -110,6 +112,25 @@ def test_top_k_contract(make, clique_split):
         assert (row[real.size :] == -1).all()
     scores = rec.score_items(users, np.tile(np.arange(16), (16, 1)))
     assert scores.shape == (16, 16)
+
+
+def test_ranking_lets_go_of_each_lazily_built_method_before_the_next(clique_split):
+    alive: weakref.WeakSet = weakref.WeakSet()
+    held_when_building: list[int] = []
+
+    def tracked(rec):
+        alive.add(rec)
+        return rec
+
+    def built():
+        for make in (methods.Popularity, methods.FriendsOfFriends, methods.AdamicAdar):
+            gc.collect()
+            held_when_building.append(len(alive))
+            yield tracked(make(clique_split))
+
+    results = metrics.ranking_metrics(built(), clique_split, n_users=100)
+    assert set(results) == {"popularity", "fof", "adamic_adar"}
+    assert held_when_building == [0, 0, 0]
 
 
 def test_large_graphs_score_fewer_users_at_once_with_the_same_results(monkeypatch):

@@ -30,7 +30,7 @@ per account (built chunk by chunk); EASE's dense item-item matrix is capped (``E
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -463,6 +463,34 @@ def tunable(include_als: bool = True) -> list[tuple[Factory, str]]:
     return methods
 
 
+def iter_tuned_baselines(
+    split: Split,
+    validation: Split | None = None,
+    include_als: bool = True,
+    seed: int = DEFAULT_SEED,
+    grids: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    validation_users: int = VALIDATION_USERS,
+    only: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> Iterator[Recommender]:
+    """Every tuned baseline (or those named in ``only``), fitted on the training follows, each
+    tuned and fitted only when the caller asks for the next one: a caller that lets go of one
+    before the next never holds two.
+
+    ``validation`` defaults to :func:`validation_split` of the training follows with up to
+    ``validation_users`` users; ``grids`` replaces the grids of the methods it names;
+    ``progress`` counts each fit.
+    """
+    train = training_only(split)
+    if validation is None:
+        validation = validation_split(train, validation_users, seed=seed)
+    grids = {**GRIDS, **(grids or {})}
+    for make, key in tunable(include_als):
+        if only is None or key in only:
+            grid = affordable(grids[key], split.n_ids)
+            yield tune(make, grid, train, validation, seed, progress)
+
+
 def tuned_baselines(
     split: Split,
     validation: Split | None = None,
@@ -473,22 +501,12 @@ def tuned_baselines(
     only: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> list[Recommender]:
-    """Every tuned baseline (or those named in ``only``), fitted on the training follows.
-
-    ``validation`` defaults to :func:`validation_split` of the training follows with up to
-    ``validation_users`` users; ``grids`` replaces the grids of the methods it names;
-    ``progress`` counts each fit.
-    """
-    train = training_only(split)
-    if validation is None:
-        validation = validation_split(train, validation_users, seed=seed)
-    grids = {**GRIDS, **(grids or {})}
-    methods: list[Recommender] = []
-    for make, key in tunable(include_als):
-        if only is None or key in only:
-            grid = affordable(grids[key], split.n_ids)
-            methods.append(tune(make, grid, train, validation, seed, progress))
-    return methods
+    """:func:`iter_tuned_baselines`, all fitted at once."""
+    return list(
+        iter_tuned_baselines(
+            split, validation, include_als, seed, grids, validation_users, only, progress
+        )
+    )
 
 
 def tuning_fits(n_ids: int, include_als: bool = True) -> int:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,7 @@ def _ncf_figures(rec: Recommender, users: np.ndarray, candidates: np.ndarray) ->
 
 
 def ranking_metrics(
-    recommenders: list[Recommender],
+    recommenders: Iterable[Recommender],
     split: Split,
     n_users: int = DEFAULT_USERS,
     seed: int = DEFAULT_SEED,
@@ -63,6 +64,7 @@ def ranking_metrics(
 ) -> dict[str, dict[str, Any]]:
     """HR/NDCG at each k (full ranking) and NCF-protocol HR/NDCG@10, per method.
 
+    ``recommenders`` may be an iterator that builds each method when asked for it.
     ``n_negatives=0`` skips the NCF protocol (full ranking only). A method's optional
     ``extra_figures`` dict (chosen hyperparameters, fit times) is added to its figures
     without replacing any of the ones measured here.
@@ -93,6 +95,7 @@ def ranking_metrics(
         results[rec.name] = figures
         if progress is not None:
             progress.update(1)
+        del rec  # a lazy ``recommenders`` builds the next one without this one held
     return results
 
 

@@ -3,13 +3,16 @@ ranking pass for every method (:mod:`graphrec.evaluation.metrics`)."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from graphrec.evaluation.baselines import (
+    iter_tuned_baselines,
     training_only,
-    tuned_baselines,
+    tunable,
     tuning_fits,
     validation_from_pairs,
 )
@@ -25,6 +28,8 @@ from graphrec.model.scorer import NumpyScorer
 from graphrec.model.splits import DEFAULT_SEED, Split, dense_index
 from graphrec.progress import Progress
 
+UNTUNED: tuple[Callable[[Split], Recommender], ...] = (Popularity, FriendsOfFriends, AdamicAdar)
+
 
 def baselines(
     split: Split,
@@ -32,16 +37,17 @@ def baselines(
     validation: Split | None = None,
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
-) -> list[Recommender]:
+) -> Iterator[Recommender]:
     """Popularity, friends-of-friends, Adamic-Adar, and the tuned baselines (``progress``
-    counts each fit of a tuned one).
+    counts each fit of a tuned one), each built when the next is asked for.
 
     The tuned ones (graphrec.evaluation.baselines: follow-back, RP3beta, item-KNN, EASE, and
     ALS when ``implicit`` is installed) choose their hyperparameters on ``validation`` (carved
     out of the training follows when None) and never see the test follows.
     """
-    methods: list[Recommender] = [Popularity(split), FriendsOfFriends(split), AdamicAdar(split)]
-    return methods + tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
+    for method in UNTUNED:
+        yield method(split)
+    yield from iter_tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
 
 
 def evaluate_model(
@@ -65,14 +71,15 @@ def evaluate_model(
         validation = validation_from_pairs(training_only(split), users, items, seed=seed)
         if validation.test_users.size == 0:  # none left in the graph: carve our own
             validation = None
-    # a step per fit of a tuned baseline, then one per method ranked
+    # a step per fit of a tuned baseline, then one per method ranked; the methods are built
+    # one at a time and each is let go once ranked, so only one is held at once
+    n_methods = 1 + len(UNTUNED) + len(tunable(include_als))
     fits = tuning_fits(split.n_ids, include_als)
-    with Progress("evaluating", total=fits, unit="steps", silent=silent) as progress:
-        methods: list[Recommender] = [
-            NeuMFRecommender(scorer, split),
-            *baselines(split, include_als, validation, seed, progress),
-        ]
-        progress.total = (progress.total or 0) + len(methods)
+    with Progress("evaluating", total=fits + n_methods, unit="steps", silent=silent) as progress:
+        methods = itertools.chain(
+            [NeuMFRecommender(scorer, split)],
+            baselines(split, include_als, validation, seed, progress),
+        )
         results = ranking_metrics(methods, split, n_users=n_users, seed=seed, progress=progress)
     results["neumf"].update(classification_metrics(scorer, split, seed=seed))
     return results
