@@ -30,7 +30,7 @@ per account (built chunk by chunk); EASE's dense item-item matrix is capped (``E
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,17 +114,48 @@ def _drop_self(rows: sp.csr_matrix, items: np.ndarray) -> sp.csr_matrix:
     return rows
 
 
+def _top_mask(rows: sp.csr_matrix, k: int) -> np.ndarray:
+    """Which entries of ``rows`` are among the ``k`` largest of their row."""
+    counts = np.diff(rows.indptr)
+    keep = np.ones(rows.nnz, bool)
+    for r in np.flatnonzero(counts > k):
+        lo, hi = rows.indptr[r], rows.indptr[r + 1]
+        keep[lo + np.argpartition(-rows.data[lo:hi], k - 1)[k:]] = False
+    return keep
+
+
 def top_per_row(rows: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
     """Keep the ``k`` largest entries of every row (all of them when ``k`` is None)."""
     counts = np.diff(rows.indptr)
     if k is None or counts.max(initial=0) <= k:
         return rows
-    keep = np.ones(rows.nnz, bool)
-    for r in np.flatnonzero(counts > k):
-        lo, hi = rows.indptr[r], rows.indptr[r + 1]
-        keep[lo + np.argpartition(-rows.data[lo:hi], k - 1)[k:]] = False
+    keep = _top_mask(rows, k)
     indptr = np.r_[0, np.cumsum(np.minimum(counts, k))]
     return sp.csr_matrix((rows.data[keep], rows.indices[keep], indptr), shape=rows.shape)
+
+
+def stacked_top_rows(
+    chunks: Iterable[np.ndarray], rows_of: Callable[[np.ndarray], sp.csr_matrix], n: int, k: int
+) -> sp.csr_matrix:
+    """The (n, n) float32 matrix of the ``k`` largest entries of every row, where
+    ``rows_of(chunk)`` builds the rows ``chunk`` (consecutive, covering 0..n-1 in order).
+
+    Written chunk by chunk into arrays sized for ``n * k`` entries: only the pages written
+    become resident, and no second copy is made to stack the chunks.
+    """
+    data = np.empty(n * k, np.float32)
+    indices = np.empty(n * k, np.int32)
+    indptr = np.zeros(n + 1, np.int64)
+    filled = 0
+    for chunk in chunks:
+        rows = rows_of(chunk)
+        keep = _top_mask(rows, k)
+        kept = int(keep.sum())
+        data[filled : filled + kept] = rows.data[keep]
+        indices[filled : filled + kept] = rows.indices[keep]
+        indptr[chunk + 1] = filled + np.cumsum(np.minimum(np.diff(rows.indptr), k))
+        filled += kept
+    return sp.csr_matrix((data[:filled], indices[:filled], indptr), shape=(n, n))
 
 
 # --------------------------------------------------------------------------- recommenders
@@ -190,14 +221,13 @@ class _Neighbourhood(DenseScoreRecommender):
         return _drop_self(self.weight_rows(items).tocsr(), items)
 
     def prune(self) -> sp.csr_matrix:
-        """``W`` with the ``neighbours`` largest entries of each row."""
-        n = self.split.n_ids
+        """``W`` with the ``neighbours`` largest entries of each row (float32)."""
+        assert self.neighbours is not None, "an unpruned W is built per batch (scores)"
         out_degree = np.diff(self.train.indptr)
         bounds = self.followers @ out_degree  # entries of a row are at most its 2-hop paths
-        return sp.vstack(
-            [top_per_row(self.own_rows(items), self.neighbours) for items in row_chunks(bounds)]
-            or [sp.csr_matrix((0, n))]
-        ).tocsr()
+        return stacked_top_rows(
+            row_chunks(bounds), self.own_rows, self.split.n_ids, self.neighbours
+        )
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         if self.weights is not None:
