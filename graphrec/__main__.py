@@ -1,3 +1,4 @@
 from graphrec.cli import cli
 
-cli()
+if __name__ == "__main__":  # not when a spawned process imports it (model/train_worker.py)
+    cli()

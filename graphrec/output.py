@@ -25,12 +25,16 @@ _STARTED = time.perf_counter()  # imported as the CLI starts
 
 def with_process_figures(result: dict) -> dict:
     """``result`` plus ``process``: the command's wall time so far and the process's peak
-    resident memory (what the scale benchmark reads from every long stage's --json)."""
+    resident memory (what the scale benchmark reads from every long stage's --json), and
+    that of the largest process it ran and waited for (``train``'s training process)."""
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     process = {
         "seconds": round(time.perf_counter() - _STARTED, 3),
         "peak_rss_mb": round(peak_kib / 1024, 1),
     }
+    child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if child_kib:
+        process["child_peak_rss_mb"] = round(child_kib / 1024, 1)
     return {**result, "process": process}
 
 

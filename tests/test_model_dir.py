@@ -46,7 +46,40 @@ def _train_args(csv: Path, model_dir: Path) -> list[str]:
     ]
 
 
-def test_an_interrupted_retrain_leaves_the_old_model_whole(cli_env, tmp_path):
+def _training_caught_part_way(csv: Path, model_dir: Path, env: dict) -> tuple:
+    """A silent `graphrec train` process (the worker writes nothing to a caller that is
+    gone), and the pid of its training worker once the worker has written its new hold-out
+    (the staging folder is named after the worker's pid)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graphrec", *_train_args(csv, model_dir), "--silent"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    versions = model_dir.parent / f".{model_dir.name}.versions"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        staged = list(versions.glob(f"tmp.*/{artifacts.HOLDOUT}"))
+        if staged:
+            return proc, int(staged[0].parent.name.split(".")[1])
+        time.sleep(0.02)
+    proc.kill()
+    raise AssertionError("the training was not caught part-way")
+
+
+def _gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_killed_training_process_leaves_the_old_model_whole(cli_env, tmp_path):
     csv, model_dir = _csv(tmp_path), tmp_path / "model"
     first = CliRunner().invoke(cli, _train_args(csv, model_dir), env=cli_env)
     assert first.exit_code == 0, first.output
@@ -58,23 +91,15 @@ def test_an_interrupted_retrain_leaves_the_old_model_whole(cli_env, tmp_path):
     }
     assert model_dir.is_symlink()
 
-    # a second training, killed once it has written its new hold-out
-    env = {**os.environ, **cli_env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "graphrec", *_train_args(csv, model_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # a second training whose worker is killed as the kernel kills one out of memory
+    proc, worker = _training_caught_part_way(csv, model_dir, cli_env)
+    os.kill(worker, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "Error: the training process was killed by SIGKILL" in stderr
+    assert "Traceback" not in stderr
     versions = tmp_path / ".model.versions"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(versions.glob(f"tmp.*/{artifacts.HOLDOUT}")):
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert any(versions.glob("tmp.*")), "the training was not caught part-way"
+    assert any(versions.glob("tmp.*")), "the killed worker could not clean up"
 
     assert artifacts.read_meta(model_dir)["version"] == version
     after = {
@@ -89,6 +114,16 @@ def test_an_interrupted_retrain_leaves_the_old_model_whole(cli_env, tmp_path):
     assert again.exit_code == 0, again.output
     assert artifacts.read_meta(model_dir)["version"] != version
     assert sorted(p.name for p in versions.iterdir()) == [model_dir.resolve().name]
+
+
+def test_killing_train_stops_its_worker_which_publishes_nothing(cli_env, tmp_path):
+    csv, model_dir = _csv(tmp_path), tmp_path / "model"
+    proc, worker = _training_caught_part_way(csv, model_dir, cli_env)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _gone(worker, 60), "the worker trains on without its caller"
+    assert not model_dir.exists()
+    assert not list((tmp_path / ".model.versions").glob("tmp.*"))  # it removed its own
 
 
 def test_a_plain_model_folder_is_replaced_but_a_folder_of_other_files_is_not(tmp_path):

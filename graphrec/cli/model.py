@@ -219,7 +219,7 @@ def train(
         graphrec train --epochs 10 --model-dir models/demo --json
     """
     from graphrec.model.artifacts import NeuMFConfig
-    from graphrec.model.train import train as run_train  # imports TensorFlow
+    from graphrec.model.train_worker import train_in_worker
 
     model_dir = model_dir or default_model_dir()
     overrides = {
@@ -243,7 +243,9 @@ def train(
         write_embeddings = from_csv is None
     src, dst = _follows(app, from_csv, silent)
     try:
-        figures = run_train(src, dst, model_dir, config, holdout=not no_holdout, silent=silent)
+        figures = train_in_worker(
+            src, dst, model_dir, config, holdout=not no_holdout, silent=silent
+        )
     except ValueError as e:
         raise GraphrecError(f"training failed: {e}") from e
     result: dict = {**figures}
