@@ -120,6 +120,32 @@ def test_pruned_neighbourhoods_keep_the_top_entries():
     np.testing.assert_allclose(rp3.scores(users), r @ w + tiebreak(r), rtol=1e-6, atol=1e-9)
 
 
+def test_item_knn_settings_sharing_a_shrinkage_share_one_pruning_pass(monkeypatch):
+    split = random_split(n=40, density=0.3, seed=6)
+    grid = [
+        {"shrink": 1.0, "neighbours": None},
+        {"shrink": 1.0, "neighbours": 3},
+        {"shrink": 1.0, "neighbours": 8},
+        {"shrink": 5.0, "neighbours": 8},
+    ]
+    passes: list[int] = []
+    real = bl.ItemKNN.top_rows
+    monkeypatch.setattr(
+        bl.ItemKNN, "top_rows", lambda self, k: passes.append(k) or real(self, k)
+    )
+    shared = list(bl.ItemKNN.fit_grid(split, grid))
+    assert passes == [8, 8]  # one per shrinkage, at its widest pruning
+    for setting, rec in zip(grid, shared, strict=True):
+        alone = bl.ItemKNN(split, **setting)
+        assert (rec.shrink, rec.neighbours) == (setting["shrink"], setting["neighbours"])
+        if alone.weights is None:
+            assert rec.weights is None
+            continue
+        # the same kept values in every candidate's column (ties may keep other accounts)
+        for mine, theirs in zip(rec.weights.T.tocsr(), alone.weights.T.tocsr(), strict=True):
+            np.testing.assert_allclose(np.sort(mine.data), np.sort(theirs.data), rtol=1e-6)
+
+
 def test_row_chunks_cover_every_row_within_the_budget():
     bounds = np.array([5, 1, 1, 9, 2, 2, 2, 30, 0])
     chunks = bl.row_chunks(bounds, budget=6)

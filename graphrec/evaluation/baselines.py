@@ -29,6 +29,7 @@ per account (built chunk by chunk); EASE's dense item-item matrix is capped (``E
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -220,14 +221,16 @@ class _Neighbourhood(DenseScoreRecommender):
         """Rows ``items`` of ``W`` without their diagonal entries."""
         return _drop_self(self.weight_rows(items).tocsr(), items)
 
+    def top_rows(self, k: int) -> sp.csr_matrix:
+        """The item-item rows with their ``k`` largest entries each (float32)."""
+        out_degree = np.diff(self.train.indptr)
+        bounds = self.followers @ out_degree  # entries of a row are at most its 2-hop paths
+        return stacked_top_rows(row_chunks(bounds), self.own_rows, self.split.n_ids, k)
+
     def prune(self) -> sp.csr_matrix:
         """``W`` with the ``neighbours`` largest entries of each row (float32)."""
         assert self.neighbours is not None, "an unpruned W is built per batch (scores)"
-        out_degree = np.diff(self.train.indptr)
-        bounds = self.followers @ out_degree  # entries of a row are at most its 2-hop paths
-        return stacked_top_rows(
-            row_chunks(bounds), self.own_rows, self.split.n_ids, self.neighbours
-        )
+        return self.top_rows(self.neighbours)
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         if self.weights is not None:
@@ -302,6 +305,28 @@ class ItemKNN(_Neighbourhood):
 
     def prune(self) -> sp.csr_matrix:
         return super().prune().T.tocsr()
+
+    @classmethod
+    def fit_grid(
+        cls, split: Split, grid: Sequence[Mapping[str, Any]]
+    ) -> Iterator[DenseScoreRecommender]:
+        """Consecutive settings with one shrinkage share one pass over the item-item rows:
+        the rows pruned at the largest ``neighbours`` among them hold every smaller pruning
+        (that pass is what a pruned setting's fit costs)."""
+        for shrink, group in itertools.groupby(grid, key=lambda s: s.get("shrink", 10.0)):
+            settings = list(group)
+            widths = [s["neighbours"] for s in settings if s.get("neighbours") is not None]
+            widest = None
+            for setting in settings:
+                k = setting.get("neighbours")
+                if k is None or len(widths) < 2:
+                    yield cls(split, **setting)
+                    continue
+                rec = cls(split, shrink=shrink)
+                if widest is None:
+                    widest = rec.top_rows(max(widths))
+                rec.neighbours, rec.weights = k, top_per_row(widest, k).T.tocsr()
+                yield rec
 
 
 def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
@@ -407,7 +432,7 @@ def validation_from_pairs(
 
 # --------------------------------------------------------------------------- tuning
 
-Factory = Callable[..., DenseScoreRecommender]
+Factory = type[DenseScoreRecommender]
 
 
 def tune(
@@ -418,7 +443,7 @@ def tune(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
 ) -> DenseScoreRecommender:
-    """Fit ``make(split, **setting)`` for each setting on ``validation``, refit the best.
+    """Fit ``make`` with each setting on ``validation`` (``make.fit_grid``), refit the best.
 
     ``validation`` holds training follows minus the validation follows, and the validation
     follows as its test pairs; ``train`` holds the training follows (test pairs are ignored:
@@ -431,9 +456,10 @@ def tune(
     searched: list[dict[str, Any]] = []
     started = time.perf_counter()
     if len(grid) > 1 and validation is not None and validation.test_users.size:
+        fits = make.fit_grid(validation, grid)
         for setting in grid:
             fit_started = time.perf_counter()
-            rec = make(validation, **setting)
+            rec = next(fits)
             fit_seconds = time.perf_counter() - fit_started
             figures = ranking_metrics(
                 [rec],

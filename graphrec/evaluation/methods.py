@@ -5,6 +5,7 @@ users. The tuned baselines are in :mod:`graphrec.evaluation.baselines`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -56,6 +57,15 @@ class DenseScoreRecommender:
 
     def scores(self, users: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def fit_grid(
+        cls, split: Split, grid: Sequence[Mapping[str, Any]]
+    ) -> Iterator[DenseScoreRecommender]:
+        """The method fitted with each setting of ``grid`` in turn, each when asked for. A
+        method whose settings can share work overrides this."""
+        for setting in grid:
+            yield cls(split, **setting)
 
     def top_k(self, users: np.ndarray, k: int) -> np.ndarray:
         users = np.asarray(users, np.int64)
