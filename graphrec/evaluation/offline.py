@@ -3,7 +3,6 @@ ranking pass for every method (:mod:`graphrec.evaluation.metrics`)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -50,6 +49,18 @@ def baselines(
     yield from iter_tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
 
 
+def _neumf_then_baselines(
+    scorer: NumpyScorer,
+    split: Split,
+    include_als: bool,
+    validation: Split | None,
+    seed: int,
+    progress: Progress,
+) -> Iterator[Recommender]:
+    yield NeuMFRecommender(scorer, split)
+    yield from baselines(split, include_als, validation, seed, progress)
+
+
 def evaluate_model(
     scorer: NumpyScorer,
     split: Split,
@@ -76,10 +87,7 @@ def evaluate_model(
     n_methods = 1 + len(UNTUNED) + len(tunable(include_als))
     fits = tuning_fits(split.n_ids, include_als)
     with Progress("evaluating", total=fits + n_methods, unit="steps", silent=silent) as progress:
-        methods = itertools.chain(
-            [NeuMFRecommender(scorer, split)],
-            baselines(split, include_als, validation, seed, progress),
-        )
+        methods = _neumf_then_baselines(scorer, split, include_als, validation, seed, progress)
         results = ranking_metrics(methods, split, n_users=n_users, seed=seed, progress=progress)
     results["neumf"].update(classification_metrics(scorer, split, seed=seed))
     return results
