@@ -104,8 +104,8 @@ def train_in_worker(
 ) -> dict:
     """:func:`graphrec.model.train.train` in a spawned process; its figures, or its exception
     raised here. What it writes to stderr (progress) is written to this process's stderr.
-    Interrupting the caller interrupts the
-    worker, which removes its unfinished model as ``train`` does."""
+    Interrupting the caller interrupts the worker, which removes its unfinished model as
+    ``train`` does; a caller killed outright leaves a worker that interrupts itself."""
     context = multiprocessing.get_context("spawn")
     results, sender = context.Pipe(duplex=False)
     worker = context.Process(
