@@ -130,9 +130,7 @@ def test_item_knn_settings_sharing_a_shrinkage_share_one_pruning_pass(monkeypatc
     ]
     passes: list[int] = []
     real = bl.ItemKNN.top_rows
-    monkeypatch.setattr(
-        bl.ItemKNN, "top_rows", lambda self, k: passes.append(k) or real(self, k)
-    )
+    monkeypatch.setattr(bl.ItemKNN, "top_rows", lambda self, k: passes.append(k) or real(self, k))
     shared = list(bl.ItemKNN.fit_grid(split, grid))
     assert passes == [8, 8]  # one per shrinkage, at its widest pruning
     for setting, rec in zip(grid, shared, strict=True):

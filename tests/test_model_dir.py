@@ -48,8 +48,8 @@ def _train_args(csv: Path, model_dir: Path) -> list[str]:
 
 def _training_caught_part_way(csv: Path, model_dir: Path, env: dict) -> tuple:
     """A silent `graphrec train` process (the worker writes nothing to a caller that is
-    gone), and the pid of its training worker once the worker has written its new hold-out
-    (the staging folder is named after the worker's pid)."""
+    gone), and the pid of its training worker once the worker has written its new
+    hold-out into the staging folder."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "graphrec", *_train_args(csv, model_dir), "--silent"],
         env={**os.environ, **env},
@@ -60,9 +60,11 @@ def _training_caught_part_way(csv: Path, model_dir: Path, env: dict) -> tuple:
     versions = model_dir.parent / f".{model_dir.name}.versions"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        staged = list(versions.glob(f"tmp.*/{artifacts.HOLDOUT}"))
-        if staged:
-            return proc, int(staged[0].parent.name.split(".")[1])
+        if list(versions.glob(f"tmp.*/{artifacts.HOLDOUT}")):
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            for child in map(int, children):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return proc, child
         time.sleep(0.02)
     proc.kill()
     raise AssertionError("the training was not caught part-way")
@@ -99,7 +101,7 @@ def test_a_killed_training_process_leaves_the_old_model_whole(cli_env, tmp_path)
     assert "Error: the training process was killed by SIGKILL" in stderr
     assert "Traceback" not in stderr
     versions = tmp_path / ".model.versions"
-    assert any(versions.glob("tmp.*")), "the killed worker could not clean up"
+    assert not any(versions.glob("tmp.*")), "the caller removes the unfinished model"
 
     assert artifacts.read_meta(model_dir)["version"] == version
     after = {
@@ -109,21 +111,25 @@ def test_a_killed_training_process_leaves_the_old_model_whole(cli_env, tmp_path)
     }
     assert after == before  # holdout.npz and validation.npz included
 
-    # the next training replaces the model and clears what the killed one left
     again = CliRunner().invoke(cli, _train_args(csv, model_dir), env=cli_env)
     assert again.exit_code == 0, again.output
     assert artifacts.read_meta(model_dir)["version"] != version
     assert sorted(p.name for p in versions.iterdir()) == [model_dir.resolve().name]
 
 
-def test_killing_train_stops_its_worker_which_publishes_nothing(cli_env, tmp_path):
+def test_killing_train_stops_its_worker_and_publishes_nothing(cli_env, tmp_path):
     csv, model_dir = _csv(tmp_path), tmp_path / "model"
     proc, worker = _training_caught_part_way(csv, model_dir, cli_env)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert _gone(worker, 60), "the worker trains on without its caller"
-    assert not model_dir.exists()
-    assert not list((tmp_path / ".model.versions").glob("tmp.*"))  # it removed its own
+    assert not model_dir.exists()  # only the caller publishes
+
+    # the next training publishes, and clears the staging folder the killed one left
+    again = CliRunner().invoke(cli, _train_args(csv, model_dir), env=cli_env)
+    assert again.exit_code == 0, again.output
+    versions = tmp_path / ".model.versions"
+    assert sorted(p.name for p in versions.iterdir()) == [model_dir.resolve().name]
 
 
 def test_a_plain_model_folder_is_replaced_but_a_folder_of_other_files_is_not(tmp_path):

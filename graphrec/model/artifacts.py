@@ -30,7 +30,7 @@ import shutil
 import socket
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,6 +277,21 @@ def publish(staged: Path, model_dir: str | Path, version: str) -> Path:
 
 def discard(staged: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
+
+
+def build_and_publish(model_dir: str | Path, build: Callable[[Path], dict]) -> dict:
+    """``build(staged)`` a model in a new staging folder (it returns the model's figures,
+    with its ``version``), then publish it as ``model_dir``; on any failure, or an interrupt,
+    the staging folder is removed and the old model stays. The figures are returned with
+    ``model_dir``."""
+    staged = staging_dir(model_dir)
+    try:
+        figures = build(staged)
+        final = publish(staged, model_dir, figures["version"])
+    except BaseException:
+        discard(staged)
+        raise
+    return {**figures, "model_dir": str(final)}
 
 
 def remove_model(model_dir: str | Path) -> None:

@@ -457,25 +457,23 @@ def train(
     built in a folder of its own and replaces the one at ``model_dir`` only once complete
     (artifacts.publish): an interrupted training leaves the old model as it was.
     """
-    staged = artifacts.staging_dir(model_dir)
-    try:
-        figures = _train(src_uids, dst_uids, staged, config or NeuMFConfig(), holdout, silent)
-        final = artifacts.publish(staged, model_dir, figures["version"])
-    except BaseException:
-        artifacts.discard(staged)
-        raise
-    return {**figures, "model_dir": str(final)}
+    chosen = config or NeuMFConfig()
+    return artifacts.build_and_publish(
+        model_dir,
+        lambda staged: train_into(staged, src_uids, dst_uids, chosen, holdout, silent),
+    )
 
 
-def _train(
+def train_into(
+    model_dir: Path,
     src_uids: np.ndarray,
     dst_uids: np.ndarray,
-    model_dir: Path,
     config: NeuMFConfig,
-    holdout: bool,
-    silent: bool,
+    holdout: bool = True,
+    silent: bool = False,
 ) -> dict:
-    """``train`` into the empty folder ``model_dir``."""
+    """``train`` into the empty folder ``model_dir``, unpublished (the caller publishes it:
+    artifacts.build_and_publish)."""
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrec.errors import GraphrecError
+from graphrec.model import artifacts
 from graphrec.model.artifacts import NeuMFConfig
 
 # An interrupted caller first waits for a worker interrupted with it (Ctrl-C reaches the
@@ -73,13 +74,14 @@ def _stop_with(caller: int) -> None:
 
 
 def _work(results: Connection, args: tuple, tty: bool) -> None:
-    """The worker's body: train, then send ("done", figures) or ("raised", exception)."""
+    """The worker's body: train into the caller's staging folder, then send ("done", figures)
+    or ("raised", exception)."""
     threading.Thread(target=_stop_with, args=(os.getppid(),), daemon=True).start()
     sys.stderr = _StderrToCaller(results, tty)
     try:
-        from graphrec.model.train import train  # imports TensorFlow, here only
+        from graphrec.model.train import train_into  # imports TensorFlow, here only
 
-        outcome: tuple = ("done", train(*args))
+        outcome: tuple = ("done", train_into(*args))
     except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
         outcome = ("raised", e)
     try:
@@ -102,17 +104,27 @@ def train_in_worker(
     holdout: bool = True,
     silent: bool = False,
 ) -> dict:
-    """:func:`graphrec.model.train.train` in a spawned process; its figures, or its exception
-    raised here. What it writes to stderr (progress) is written to this process's stderr.
-    Interrupting the caller interrupts the worker, which removes its unfinished model as
-    ``train`` does; a caller killed outright leaves a worker that interrupts itself."""
+    """:func:`graphrec.model.train.train`, its fitting in a spawned process; the figures, or
+    the worker's exception raised here. What the worker writes to stderr (progress) is
+    written to this process's stderr.
+
+    The worker trains into a staging folder and this process publishes it, so only a
+    caller that is still there publishes a model. Interrupting the caller interrupts the
+    worker; a caller killed outright leaves a worker that interrupts itself.
+    """
+    return artifacts.build_and_publish(
+        model_dir,
+        lambda staged: _train_in_worker(
+            (staged, src_uids, dst_uids, config, holdout, silent), model_dir
+        ),
+    )
+
+
+def _train_in_worker(args: tuple, model_dir: str | Path) -> dict:
+    """``train_into(*args)`` in a spawned process."""
     context = multiprocessing.get_context("spawn")
     results, sender = context.Pipe(duplex=False)
-    worker = context.Process(
-        target=_work,
-        args=(sender, (src_uids, dst_uids, model_dir, config, holdout, silent), _tty()),
-        name="graphrec-train",
-    )
+    worker = context.Process(target=_work, args=(sender, args, _tty()), name="graphrec-train")
     worker.start()
     sender.close()
     try:
