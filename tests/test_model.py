@@ -445,6 +445,12 @@ def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
     assert meta["n_follows"] == src.size
     assert data["early_stopping"] == meta["config"]["early_stopping"] == "loss"
     assert (model_dir / artifacts.METRICS).exists()
+    # the models fitted beside NeuMF, in the second training process, are in the model too
+    assert data["two_tower"]["epochs"] >= 1 and meta["two_tower_history"]
+    scorer = NumpyScorer.load(model_dir)
+    assert scorer.towers is not None and scorer.has_mf
+    assert meta["figures"]["two_tower"] == data["two_tower"]
+    assert sorted(p.name for p in model_dir.iterdir() if p.name.startswith("fit_")) == []
 
 
 def test_train_on_empty_graph_fails(graph, cli_env, tmp_path):

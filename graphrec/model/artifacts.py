@@ -176,6 +176,18 @@ def save_weights(model_dir: Path, weights: dict[str, np.ndarray]) -> None:
     np.savez(model_dir / WEIGHTS, **small)
 
 
+def add_weights(model_dir: Path, extra: dict[str, np.ndarray]) -> None:
+    """Add ``extra`` to what :func:`save_weights` wrote: its tables beside the others, its
+    other arrays into weights.npz."""
+    for key in TABLE_KEYS:
+        if key in extra:
+            np.save(model_dir / TABLES / f"{key}.npy", np.ascontiguousarray(extra[key]))
+    with np.load(model_dir / WEIGHTS, allow_pickle=False) as data:
+        small = {k: data[k] for k in data.files}
+    small.update({k: v for k, v in extra.items() if k not in TABLE_KEYS})
+    np.savez(model_dir / WEIGHTS, **small)
+
+
 def load_weights(model_dir: str | Path) -> dict[str, np.ndarray]:
     """Every array of a model: weights.npz read, tables/*.npy memory-mapped (read-only)."""
     path = require_model_dir(model_dir)

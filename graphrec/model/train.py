@@ -42,6 +42,7 @@ from graphrec.numeric import reciprocity
 from graphrec.progress import Progress, Step
 
 PREFETCH_BATCHES = 4  # batches drawn ahead of the train step, on tf.data's thread
+FIT_FOLLOWS = "fit_follows.tmp.npz"  # NeuMF's training and validation follows, for the next stage
 RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties the tables
 
 
@@ -473,7 +474,21 @@ def train_into(
     silent: bool = False,
 ) -> dict:
     """``train`` into the empty folder ``model_dir``, unpublished (the caller publishes it:
-    artifacts.build_and_publish)."""
+    artifacts.build_and_publish): NeuMF, then the models fitted beside it."""
+    fit_neumf_into(model_dir, src_uids, dst_uids, config, holdout, silent)
+    return fit_beside_into(model_dir, silent)
+
+
+def fit_neumf_into(
+    model_dir: Path,
+    src_uids: np.ndarray,
+    dst_uids: np.ndarray,
+    config: NeuMFConfig,
+    holdout: bool = True,
+    silent: bool = False,
+) -> dict:
+    """The first stage of :func:`train_into`: the hold-out, the validation follows and NeuMF,
+    written to ``model_dir`` with the follows that :func:`fit_beside_into` fits on."""
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -558,14 +573,81 @@ def train_into(
     if projection is not None:
         weights[INDEX_PROJECTION] = projection
     model.save(model_dir / artifacts.KERAS_MODEL)
-    # what comes next (ALS, then the caller's evaluation) needs the numpy weights only: give
-    # back what the Keras models and the search held
-    by_ranking = data.by_ranking
-    del model, winner, data
-    keras.backend.clear_session(free_memory=True)
-    mf_figures = None
+    figures = {
+        "examples": int(total_examples),
+        "examples_per_second": round(steady_rate),
+        "examples_per_second_incl_compile": round(total_examples / fit_seconds),
+        "epochs": len(history),
+        "search_epochs": len(every_epoch) - len(history),
+        "best_epoch": best_epoch,
+        "seconds": round(time.perf_counter() - started, 3),
+        "fit_seconds": round(fit_seconds, 3),
+        "seconds_per_epoch": round(fit_seconds / len(every_epoch), 3),
+        "batch_size": batch_size,
+        "best_val_loss": float(history[best_epoch - 1]["val_loss"]),
+        "best_val_hr@10": float(history[best_epoch - 1]["val_hr@10"]),
+        "early_stopping": "ranking" if data.by_ranking else "loss",
+        "held_out": int(src.size - train_src.size),
+        "reciprocity": round(mutual, 4),
+        "tie": config.tie,
+        "latent_dim": config.latent_dim,
+        "learning_rate": config.learning_rate,
+        "relation_dim": config.relation_dim,
+        "index_dim": config.relation_dim if projection is None else int(projection.shape[1]),
+        "search": search,
+        "mf": None,
+        "two_tower": None,
+        "multi_interest": None,
+    }
+    meta = {
+        "version": uuid.uuid4().hex,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": config.to_dict(),
+        "n_ids": n_ids,
+        "n_follows": int(src.size),
+        "n_train_follows": int(fit_users.size),
+        "n_validation_follows": int(n_val),
+        "n_held_out": int(src.size - train_src.size),
+        "holdout": holdout,
+        "figures": figures,
+        "history": history,
+        "two_tower": {},
+        "two_tower_history": [],
+        "multi_interest": {},
+        "multi_interest_history": [],
+    }
+    artifacts.save_weights(model_dir, weights)
+    np.savez(
+        model_dir / FIT_FOLLOWS,
+        fit_users=fit_users,
+        fit_items=fit_items,
+        val_users=val_users,
+        val_items=val_items,
+    )
+    _save_curves(history, model_dir / artifacts.CURVES)
+    artifacts.write_json(model_dir / artifacts.META, meta)
+    return {**figures, "version": meta["version"]}
+
+
+def fit_beside_into(model_dir: Path, silent: bool = False) -> dict:
+    """The second stage of :func:`train_into`, in a process of its own or not: the models
+    fitted beside NeuMF on the same follows (the MF the ranker reads, the two-tower and
+    multi-interest retrieval models), added to the model in ``model_dir``. Returns the
+    model's figures."""
+    started = time.perf_counter()
+    keras.backend.clear_session(free_memory=True)  # NeuMF's models, in one process
+    meta = artifacts.read_meta(model_dir)
+    config = NeuMFConfig.from_dict(meta["config"])
+    keras.utils.set_random_seed(config.seed)
+    with np.load(model_dir / FIT_FOLLOWS) as split:
+        fit_users, fit_items = split["fit_users"], split["fit_items"]
+        val_users, val_items = split["val_users"], split["val_items"]
+    (model_dir / FIT_FOLLOWS).unlink()
+    n_ids, n_val = int(meta["n_ids"]), val_users.size
+    weights: dict[str, np.ndarray] = {}
+    figures = meta["figures"]
     if config.mf and n_val:
-        weights[MF_USER], weights[MF_ITEM], mf_figures = choose_als(
+        weights[MF_USER], weights[MF_ITEM], figures["mf"] = choose_als(
             fit_users,
             fit_items,
             val_users,
@@ -599,51 +681,21 @@ def train_into(
             silent=silent,
         )
         weights.update(interest_weights)
-    figures = {
-        "examples": int(total_examples),
-        "examples_per_second": round(steady_rate),
-        "examples_per_second_incl_compile": round(total_examples / fit_seconds),
-        "epochs": len(history),
-        "search_epochs": len(every_epoch) - len(history),
-        "best_epoch": best_epoch,
-        "seconds": round(time.perf_counter() - started, 3),
-        "fit_seconds": round(fit_seconds, 3),
-        "seconds_per_epoch": round(fit_seconds / len(every_epoch), 3),
-        "batch_size": batch_size,
-        "best_val_loss": float(history[best_epoch - 1]["val_loss"]),
-        "best_val_hr@10": float(history[best_epoch - 1]["val_hr@10"]),
-        "early_stopping": "ranking" if by_ranking else "loss",
-        "held_out": int(src.size - train_src.size),
-        "reciprocity": round(mutual, 4),
-        "tie": config.tie,
-        "latent_dim": config.latent_dim,
-        "learning_rate": config.learning_rate,
-        "relation_dim": config.relation_dim,
-        "index_dim": config.relation_dim if projection is None else int(projection.shape[1]),
-        "search": search,
-        "mf": mf_figures,
-        "two_tower": {k: v for k, v in towers.items() if k not in ("config", "history")} or None,
-        "multi_interest": {k: v for k, v in interests.items() if k not in ("config", "history")}
-        or None,
-    }
-    meta = {
-        "version": uuid.uuid4().hex,
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": config.to_dict(),
-        "n_ids": n_ids,
-        "n_follows": int(src.size),
-        "n_train_follows": int(fit_users.size),
-        "n_validation_follows": int(n_val),
-        "n_held_out": int(src.size - train_src.size),
-        "holdout": holdout,
-        "figures": figures,
-        "history": history,
-        "two_tower": towers.get("config", {}),
-        "two_tower_history": towers.get("history", []),
-        "multi_interest": interests.get("config", {}),
-        "multi_interest_history": interests.get("history", []),
-    }
-    artifacts.save_weights(model_dir, weights)
-    _save_curves(history, model_dir / artifacts.CURVES)
+    figures["two_tower"] = {
+        k: v for k, v in towers.items() if k not in ("config", "history")
+    } or None
+    figures["multi_interest"] = {
+        k: v for k, v in interests.items() if k not in ("config", "history")
+    } or None
+    figures["seconds"] = round(figures["seconds"] + time.perf_counter() - started, 3)
+    meta.update(
+        figures=figures,
+        two_tower=towers.get("config", {}),
+        two_tower_history=towers.get("history", []),
+        multi_interest=interests.get("config", {}),
+        multi_interest_history=interests.get("history", []),
+    )
+    if weights:
+        artifacts.add_weights(model_dir, weights)
     artifacts.write_json(model_dir / artifacts.META, meta)
     return {**figures, "version": meta["version"]}

@@ -3,8 +3,9 @@
 TensorFlow keeps most of what training allocated after the Keras models are gone (clearing
 the session, collecting garbage and trimming malloc give back little). ``graphrec train``
 evaluates the model next, in numpy, and that evaluation would otherwise start on top of
-it. ``train_in_worker`` runs :func:`graphrec.model.train.train` in a spawned process: the
-caller never imports TensorFlow, and whatever training held is gone before the evaluation.
+it, as would the models fitted after NeuMF. ``train_in_worker`` runs
+:func:`graphrec.model.train.train` in spawned processes: the caller never imports
+TensorFlow, and whatever training held is gone before the evaluation.
 """
 
 from __future__ import annotations
@@ -73,15 +74,15 @@ def _stop_with(caller: int) -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
-def _work(results: Connection, args: tuple, tty: bool) -> None:
-    """The worker's body: train into the caller's staging folder, then send ("done", figures)
-    or ("raised", exception)."""
+def _work(results: Connection, stage: str, args: tuple, tty: bool) -> None:
+    """The worker's body: run ``stage`` of training (a function of graphrec.model.train) into
+    the caller's staging folder, then send ("done", figures) or ("raised", exception)."""
     threading.Thread(target=_stop_with, args=(os.getppid(),), daemon=True).start()
     sys.stderr = _StderrToCaller(results, tty)
     try:
-        from graphrec.model.train import train_into  # imports TensorFlow, here only
+        from graphrec.model import train  # imports TensorFlow, here only
 
-        outcome: tuple = ("done", train_into(*args))
+        outcome: tuple = ("done", getattr(train, stage)(*args))
     except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
         outcome = ("raised", e)
     try:
@@ -104,27 +105,33 @@ def train_in_worker(
     holdout: bool = True,
     silent: bool = False,
 ) -> dict:
-    """:func:`graphrec.model.train.train`, its fitting in a spawned process; the figures, or
-    the worker's exception raised here. What the worker writes to stderr (progress) is
-    written to this process's stderr.
+    """:func:`graphrec.model.train.train`, its fitting in two spawned processes, one after the
+    other: NeuMF in the first, the models fitted beside it in the second, so that these do not
+    start on top of what TensorFlow kept of NeuMF's. The figures, or a worker's exception
+    raised here. What the workers write to stderr (progress) is written to this process's
+    stderr.
 
     The worker trains into a staging folder and this process publishes it, so only a
     caller that is still there publishes a model. Interrupting the caller interrupts the
     worker; a caller killed outright leaves a worker that interrupts itself.
     """
-    return artifacts.build_and_publish(
-        model_dir,
-        lambda staged: _train_in_worker(
-            (staged, src_uids, dst_uids, config, holdout, silent), model_dir
-        ),
-    )
+
+    def build(staged: Path) -> dict:
+        neumf = (staged, src_uids, dst_uids, config, holdout, silent)
+        _in_worker("fit_neumf_into", neumf, model_dir)
+        return _in_worker("fit_beside_into", (staged, silent), model_dir)
+
+    return artifacts.build_and_publish(model_dir, build)
 
 
-def _train_in_worker(args: tuple, model_dir: str | Path) -> dict:
-    """``train_into(*args)`` in a spawned process."""
+def _in_worker(stage: str, args: tuple, model_dir: str | Path) -> dict:
+    """``graphrec.model.train.<stage>(*args)`` in a spawned process, for the model that will
+    be ``model_dir``."""
     context = multiprocessing.get_context("spawn")
     results, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_work, args=(sender, args, _tty()), name="graphrec-train")
+    worker = context.Process(
+        target=_work, args=(sender, stage, args, _tty()), name=f"graphrec-{stage}"
+    )
     worker.start()
     sender.close()
     try:
