@@ -151,6 +151,7 @@ def test_trained_artifacts_agree(trained):
         assert (model_dir / name).exists(), name
     scorer = NumpyScorer.load(model_dir)
     model = keras.models.load_model(model_dir / artifacts.KERAS_MODEL)
+    assert getattr(model, "optimizer", None) is None  # rebuilt from the exported weights
     rng = np.random.default_rng(2)
     users, items = rng.integers(0, len(scorer.uids), (2, 200))
     expected = np.asarray(

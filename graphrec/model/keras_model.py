@@ -137,3 +137,16 @@ def export_weights(model: keras.Model, uids: np.ndarray, config: NeuMFConfig) ->
     weights["out_kernel"] = kernel.astype(np.float32)
     weights["out_bias"] = bias.astype(np.float32)
     return weights
+
+
+def import_weights(model: keras.Model, weights: dict, config: NeuMFConfig) -> None:
+    """Set a model built by ``build_neumf(n_ids, config)`` to the arrays ``export_weights``
+    returned (the inverse of it)."""
+    for tower in ("gmf", "mlp"):
+        model.get_layer(f"{tower}_user").set_weights([np.asarray(weights[f"{tower}_user"])])
+        if config.tie not in (tower, "both"):
+            model.get_layer(f"{tower}_item").set_weights([np.asarray(weights[f"{tower}_item"])])
+    for i in range(len(config.mlp_layers)):
+        layer = model.get_layer(f"mlp_{i}")
+        layer.set_weights([weights[f"mlp_kernel_{i}"], weights[f"mlp_bias_{i}"]])
+    model.get_layer("score").set_weights([weights["out_kernel"], weights["out_bias"]])

@@ -28,6 +28,7 @@ from graphrec.model.interests import MultiInterestConfig
 from graphrec.model.keras_model import (
     build_neumf,
     export_weights,
+    import_weights,
     init_from_towers,
 )
 from graphrec.model.mf import choose_als
@@ -562,6 +563,7 @@ def fit_neumf_into(
     config = winner.config
     if winner.best_weights is not None:
         model.set_weights(winner.best_weights)
+        winner.best_weights = None  # the export below takes its room
     steady = history[1:] or history  # the first epoch includes XLA compilation
     steady_rate = sum(h["examples"] for h in steady) / sum(h["seconds"] for h in steady)
     total_examples = sum(h["examples"] for h in every_epoch)
@@ -572,7 +574,6 @@ def fit_neumf_into(
     )
     if projection is not None:
         weights[INDEX_PROJECTION] = projection
-    model.save(model_dir / artifacts.KERAS_MODEL)
     figures = {
         "examples": int(total_examples),
         "examples_per_second": round(steady_rate),
@@ -629,15 +630,26 @@ def fit_neumf_into(
     return {**figures, "version": meta["version"]}
 
 
+def _save_keras_model(model_dir: Path, config: NeuMFConfig, n_ids: int) -> None:
+    """model.keras, rebuilt from the exported weights: saved here rather than where NeuMF
+    trained, it holds no optimizer state, and its saving does not add to that stage's peak."""
+    model = build_neumf(n_ids, config)
+    import_weights(model, artifacts.load_weights(model_dir), config)
+    model.save(model_dir / artifacts.KERAS_MODEL)
+    del model
+    keras.backend.clear_session(free_memory=True)
+
+
 def fit_beside_into(model_dir: Path, silent: bool = False) -> dict:
-    """The second stage of :func:`train_into`, in a process of its own or not: the models
-    fitted beside NeuMF on the same follows (the MF the ranker reads, the two-tower and
-    multi-interest retrieval models), added to the model in ``model_dir``. Returns the
-    model's figures."""
+    """The second stage of :func:`train_into`, in a process of its own or not: NeuMF's
+    model.keras, then the models fitted beside NeuMF on the same follows (the MF the ranker
+    reads, the two-tower and multi-interest retrieval models), added to the model in
+    ``model_dir``. Returns the model's figures."""
     started = time.perf_counter()
     keras.backend.clear_session(free_memory=True)  # NeuMF's models, in one process
     meta = artifacts.read_meta(model_dir)
     config = NeuMFConfig.from_dict(meta["config"])
+    _save_keras_model(model_dir, config, int(meta["n_ids"]))
     keras.utils.set_random_seed(config.seed)
     with np.load(model_dir / FIT_FOLLOWS) as split:
         fit_users, fit_items = split["fit_users"], split["fit_items"]
