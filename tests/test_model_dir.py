@@ -30,7 +30,7 @@ def _csv(tmp_path: Path) -> Path:
     return path
 
 
-def _train_args(csv: Path, model_dir: Path) -> list[str]:
+def _train_args(csv: Path, model_dir: Path, epochs: int = 1) -> list[str]:
     return [
         "train",
         "--from-csv",
@@ -38,7 +38,7 @@ def _train_args(csv: Path, model_dir: Path) -> list[str]:
         "--model-dir",
         str(model_dir),
         "--epochs",
-        "1",
+        str(epochs),
         "--latent-dim",
         "4",
         "--no-two-tower",
@@ -46,13 +46,17 @@ def _train_args(csv: Path, model_dir: Path) -> list[str]:
     ]
 
 
-def _training_caught_part_way(csv: Path, model_dir: Path, env: dict) -> tuple:
+def _training_caught_part_way(
+    csv: Path, model_dir: Path, env: dict, ignore_sigint: bool = False
+) -> tuple:
     """A silent `graphrec train` process (the worker writes nothing to a caller that is
     gone), and the pid of its training worker once the worker has written its new
     hold-out into the staging folder."""
+    ignored = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graphrec", *_train_args(csv, model_dir), "--silent"],
+        [sys.executable, "-m", "graphrec", *_train_args(csv, model_dir, epochs=30), "--silent"],
         env={**os.environ, **env},
+        preexec_fn=ignored,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -119,11 +123,14 @@ def test_a_killed_training_process_leaves_the_old_model_whole(cli_env, tmp_path)
 
 def test_killing_train_stops_its_worker_and_publishes_nothing(cli_env, tmp_path):
     csv, model_dir = _csv(tmp_path), tmp_path / "model"
-    proc, worker = _training_caught_part_way(csv, model_dir, cli_env)
+    # started as in the background, where SIGINT is passed on ignored
+    proc, worker = _training_caught_part_way(csv, model_dir, cli_env, ignore_sigint=True)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert _gone(worker, 60), "the worker trains on without its caller"
     assert not model_dir.exists()  # only the caller publishes
+    staged = list((tmp_path / ".model.versions").glob("tmp.*"))
+    assert staged and not (staged[0] / artifacts.META).exists(), "NeuMF's stage ran to its end"
 
     # the next training publishes, and clears the staging folder the killed one left
     again = CliRunner().invoke(cli, _train_args(csv, model_dir), env=cli_env)

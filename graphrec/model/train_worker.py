@@ -77,6 +77,9 @@ def _stop_with(caller: int) -> None:
 def _work(results: Connection, stage: str, args: tuple, tty: bool) -> None:
     """The worker's body: run ``stage`` of training (a function of graphrec.model.train) into
     the caller's staging folder, then send ("done", figures) or ("raised", exception)."""
+    # a caller started in the background (nohup, cron, `&`) passes SIGINT on ignored, and
+    # both _stop_with and the caller's _stop interrupt the worker with it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=_stop_with, args=(os.getppid(),), daemon=True).start()
     sys.stderr = _StderrToCaller(results, tty)
     try:
