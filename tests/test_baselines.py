@@ -331,8 +331,8 @@ def test_tuned_baselines_do_not_read_the_test_items():
         (split.test_items + 1) % split.n_ids,
     )
     grids = {"als": [{"factors": 4, "iterations": 2}, {"factors": 8, "iterations": 2}]}
-    first = bl.tuned_baselines(split, seed=3, grids=grids)
-    second = bl.tuned_baselines(moved, seed=3, grids=grids)
+    first = list(bl.tuned_baselines(split, seed=3, grids=grids))
+    second = list(bl.tuned_baselines(moved, seed=3, grids=grids))
     users = np.arange(split.n_ids)
     assert [r.name for r in first] == ["follow_back", "rp3beta", "item_knn", "ease", "als"]
     for a, b in zip(first, second, strict=True):

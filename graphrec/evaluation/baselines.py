@@ -519,7 +519,7 @@ def tunable(include_als: bool = True) -> list[tuple[Factory, str]]:
     return methods
 
 
-def iter_tuned_baselines(
+def tuned_baselines(
     split: Split,
     validation: Split | None = None,
     include_als: bool = True,
@@ -545,24 +545,6 @@ def iter_tuned_baselines(
         if only is None or key in only:
             grid = affordable(grids[key], split.n_ids)
             yield tune(make, grid, train, validation, seed, progress)
-
-
-def tuned_baselines(
-    split: Split,
-    validation: Split | None = None,
-    include_als: bool = True,
-    seed: int = DEFAULT_SEED,
-    grids: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-    validation_users: int = VALIDATION_USERS,
-    only: Sequence[str] | None = None,
-    progress: Progress | None = None,
-) -> list[Recommender]:
-    """:func:`iter_tuned_baselines`, all fitted at once."""
-    return list(
-        iter_tuned_baselines(
-            split, validation, include_als, seed, grids, validation_users, only, progress
-        )
-    )
 
 
 def tuning_fits(n_ids: int, include_als: bool = True) -> int:

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from graphrec.evaluation.baselines import (
-    iter_tuned_baselines,
     training_only,
     tunable,
+    tuned_baselines,
     tuning_fits,
     validation_from_pairs,
 )
@@ -46,7 +46,7 @@ def baselines(
     """
     for method in UNTUNED:
         yield method(split)
-    yield from iter_tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
+    yield from tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
 
 
 def _neumf_then_baselines(

@@ -640,6 +640,11 @@ def _save_keras_model(model_dir: Path, config: NeuMFConfig, n_ids: int) -> None:
     keras.backend.clear_session(free_memory=True)
 
 
+def _summary(fitted: dict) -> dict | None:
+    """A retrieval model's figures, without the config and history kept in meta.json."""
+    return {k: v for k, v in fitted.items() if k not in ("config", "history")} or None
+
+
 def fit_beside_into(model_dir: Path, silent: bool = False) -> dict:
     """The second stage of :func:`train_into`, in a process of its own or not: NeuMF's
     model.keras, then the models fitted beside NeuMF on the same follows (the MF the ranker
@@ -693,12 +698,7 @@ def fit_beside_into(model_dir: Path, silent: bool = False) -> dict:
             silent=silent,
         )
         weights.update(interest_weights)
-    figures["two_tower"] = {
-        k: v for k, v in towers.items() if k not in ("config", "history")
-    } or None
-    figures["multi_interest"] = {
-        k: v for k, v in interests.items() if k not in ("config", "history")
-    } or None
+    figures["two_tower"], figures["multi_interest"] = _summary(towers), _summary(interests)
     figures["seconds"] = round(figures["seconds"] + time.perf_counter() - started, 3)
     meta.update(
         figures=figures,
