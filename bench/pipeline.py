@@ -67,7 +67,12 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
     elif args.retrain and old.exists():
         shutil.rmtree(old)
     model_dir = rb.ensure_model(
-        name, args.epochs, model_root, args.fit_users, shlex.split(args.train_args)
+        name,
+        args.epochs,
+        model_root,
+        args.fit_users,
+        shlex.split(args.train_args),
+        eval_users=500 if not args.quick else args.users,
     )
     evaluate = (
         "evaluate",
@@ -289,7 +294,7 @@ def main() -> None:
         print(report(data["runs"], data.get("quick", False)))
         return
     if args.quick:
-        args.epochs, args.users, args.fit_users = min(args.epochs, 2), 200, 200
+        args.epochs, args.users, args.fit_users = min(args.epochs, 2), 100, 100
     rb.logging_quiet()
     runs = {}
     for name in args.datasets.split(","):

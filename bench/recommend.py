@@ -100,6 +100,7 @@ def ensure_model(
     model_root: Path,
     fit_users: int,
     train_args: list[str] | tuple[str, ...] = (),
+    eval_users: int = 500,
 ) -> Path:
     """A hold-out model for the dataset, its embeddings in the graph, and a fitted ranker."""
     from graphrec.embed import embedding_status
@@ -115,7 +116,7 @@ def ensure_model(
             "--epochs",
             str(epochs),
             "--eval-users",
-            "500",
+            str(eval_users),
             "--ranker-users",
             str(fit_users),
             "--silent",

@@ -366,7 +366,7 @@ def main() -> None:
     if args.quick:  # a smoke run (CI): every stage once, with training cut to the bone
         args.sizes, args.epochs, args.eval_users = "0.02", 1, 100
         args.ranker_users, args.batch_users = 100, 20
-        args.train_args = ["--latent-dim", "8"]
+        args.train_args = ["--latent-dim", "8", "--no-two-tower", "--no-multi-interest"]
     sizes = [float(s) for s in args.sizes.split(",")]
     args.last = sizes[-1]
     rows = []
