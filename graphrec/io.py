@@ -27,6 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from graphrec.errors import GraphrecError, InputError
+from graphrec.files import replacing
+from graphrec.progress import Progress
+
+CSV_ROWS_AT_ONCE = 1 << 20
 
 GZIP_MAGIC = b"\x1f\x8b"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -243,10 +247,19 @@ def clean(edges: EdgeList) -> Follows:
     )
 
 
-def write_follows_csv(path: str | Path, uid: np.ndarray, fid: np.ndarray) -> None:
-    """Write a ``uid,fid`` CSV (header included); the same arrays give the same bytes."""
-    body = "\n".join(f"{u},{f}" for u, f in zip(uid.tolist(), fid.tolist(), strict=True))
-    Path(path).write_text("uid,fid\n" + body + ("\n" if body else ""))
+def write_follows_csv(
+    path: str | Path, uid: np.ndarray, fid: np.ndarray, progress: Progress | None = None
+) -> None:
+    """Write a ``uid,fid`` CSV (header included), whole or not at all, a block of rows at a
+    time (counted on ``progress``); the same arrays give the same bytes."""
+    with replacing(path) as f:
+        f.write("uid,fid\n")
+        for start in range(0, len(uid), CSV_ROWS_AT_ONCE):
+            block = slice(start, start + CSV_ROWS_AT_ONCE)
+            pairs = zip(uid[block].tolist(), fid[block].tolist(), strict=True)
+            f.write("".join(f"{u},{v}\n" for u, v in pairs))
+            if progress is not None:
+                progress.update(len(uid[block]))
 
 
 def read_follow_arrays(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

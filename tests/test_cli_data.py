@@ -147,6 +147,17 @@ def test_generate_is_deterministic_through_the_cli(tmp_path, cli_env):
     assert a.read_text().startswith("uid,fid\n")
 
 
+def test_generate_shows_its_phases_unless_silent(tmp_path, cli_env):
+    out = tmp_path / "g.csv"
+    args = ["generate", "--users", "300", "--out", str(out), "--seed", "2"]
+    shown = _invoke(args, cli_env)
+    assert shown.exit_code == 0, shown.output
+    assert "drawing the graph: done in" in shown.stderr
+    assert f"writing {out}: " in shown.stderr and " follows/s" in shown.stderr
+    quiet = _invoke([*args, "--silent"], cli_env)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
 def test_generate_rejects_bad_options(tmp_path, cli_env):
     result = _invoke(["generate", "--users", "1", "--out", str(tmp_path / "x.csv")], cli_env)
     assert result.exit_code == 2

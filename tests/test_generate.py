@@ -7,9 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
+from graphrec import io
 from graphrec.generate import generate_follows
 from graphrec.io import clean, read_follows, write_follows_csv
 from graphrec.numeric import reciprocity
+from graphrec.progress import Progress
 
 
 def _digest(path) -> str:
@@ -23,6 +25,28 @@ def test_same_seed_gives_byte_identical_file(tmp_path):
         write_follows_csv(path, graph.uid, graph.fid)
     assert _digest(a) == _digest(b)
     assert _digest(a) != _digest(c)
+
+
+def test_the_csv_is_the_same_whatever_its_blocks_and_whole_or_not_at_all(tmp_path, monkeypatch):
+    graph = generate_follows(500, seed=4)
+    whole, blocks = tmp_path / "whole.csv", tmp_path / "blocks.csv"
+    write_follows_csv(whole, graph.uid, graph.fid)
+    monkeypatch.setattr(io, "CSV_ROWS_AT_ONCE", 7)
+    write_follows_csv(blocks, graph.uid, graph.fid)
+    assert blocks.read_bytes() == whole.read_bytes()
+
+    class Interrupted(Progress):
+        def update(self, n: int = 1) -> None:
+            super().update(n)
+            if self.done > 100:
+                raise KeyboardInterrupt
+
+    before = whole.read_bytes()
+    other = generate_follows(500, seed=5)
+    with pytest.raises(KeyboardInterrupt):
+        write_follows_csv(whole, other.uid, other.fid, Interrupted("w", silent=True))
+    assert whole.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.csv", "whole.csv"]
 
 
 def test_graph_is_clean_and_in_range(tmp_path):

@@ -105,7 +105,10 @@ def load(
     help="Average follows per user.",
 )
 @json_option
-def generate(users: int, out: Path, seed: int, avg_follows: float, as_json: bool) -> None:
+@silent_option
+def generate(
+    users: int, out: Path, seed: int, avg_follows: float, as_json: bool, silent: bool
+) -> None:
     """Write a synthetic follow graph: heavy-tailed popularity, communities, follow-backs.
 
     The same --users, --seed and --avg-follows always give a byte-identical file.
@@ -120,10 +123,13 @@ def generate(users: int, out: Path, seed: int, avg_follows: float, as_json: bool
     from graphrec.generate import generate_follows
     from graphrec.io import write_follows_csv
     from graphrec.numeric import reciprocity
+    from graphrec.progress import Progress, Step
 
-    graph = generate_follows(users, seed=seed, avg_follows=avg_follows)
+    with Step("drawing the graph", silent=silent):
+        graph = generate_follows(users, seed=seed, avg_follows=avg_follows)
     try:
-        write_follows_csv(out, graph.uid, graph.fid)
+        with Progress(f"writing {out}", len(graph), "follows", silent=silent) as progress:
+            write_follows_csv(out, graph.uid, graph.fid, progress)
     except OSError as e:
         raise InputError(out, None, f"cannot write file: {e.strerror or e}") from e
     in_degree = np.bincount(graph.fid, minlength=users + 1)
