@@ -26,6 +26,7 @@ def test_generate_then_load_json(graph, tmp_path, cli_env):
     expected = clean(read_follows(out))
     assert info["follows"] == len(expected) and info["users"] == 400
     assert 0 < info["reciprocity"] < 1
+    assert info["process"]["seconds"] > 0 and info["process"]["peak_rss_mb"] > 0
 
     result = _invoke(["load", str(out), "--json", "--batch-size", "1000"], cli_env)
     assert result.exit_code == 0, result.output
@@ -107,6 +108,7 @@ def test_stats_json_and_table_on_a_known_graph(graph, tmp_path, cli_env):
     assert stats["users"] == 4 and stats["follows"] == 5
     assert stats["in_degree"]["max"] == 3 and stats["out_degree"]["max"] == 2
     assert stats["top_accounts"] == [{"uid": 3, "followers": 3}, {"uid": 1, "followers": 1}]
+    assert stats["process"]["peak_rss_mb"] > 0
     table = _invoke(["stats"], cli_env).stdout
     assert table.splitlines()[0].split() == ["users", "4"]
     assert "p99" in table and "followers" in table

@@ -133,18 +133,16 @@ def generate(
     except OSError as e:
         raise InputError(out, None, f"cannot write file: {e.strerror or e}") from e
     in_degree = np.bincount(graph.fid, minlength=users + 1)
-    render(
-        {
-            "path": str(out),
-            "users": users,
-            "follows": len(graph),
-            "seed": seed,
-            "communities": int(graph.community.max()) + 1,
-            "reciprocity": round(reciprocity(graph.uid, graph.fid), 4),
-            "max_in_degree": int(in_degree.max()),
-        },
-        as_json,
-    )
+    summary = {
+        "path": str(out),
+        "users": users,
+        "follows": len(graph),
+        "seed": seed,
+        "communities": int(graph.community.max()) + 1,
+        "reciprocity": round(reciprocity(graph.uid, graph.fid), 4),
+        "max_in_degree": int(in_degree.max()),
+    }
+    render(with_process_figures(summary) if as_json else summary, as_json)
 
 
 @click.command()
@@ -163,7 +161,7 @@ def stats(app: App, top: int, as_json: bool) -> None:
 
     figures = graph_stats(app.driver, app.database, top=top)
     if as_json:
-        render(figures, True)
+        render(with_process_figures(figures), True)
         return
     click.echo(key_values({"users": figures["users"], "follows": figures["follows"]}))
     click.echo()
