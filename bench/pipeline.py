@@ -72,7 +72,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
         model_root,
         args.fit_users,
         shlex.split(args.train_args),
-        eval_users=500 if not args.quick else args.users,
+        eval_users=args.eval_users,
     )
     evaluate = (
         "evaluate",
@@ -268,6 +268,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--fit-users", type=int, default=1000)
+    parser.add_argument(
+        "--eval-users", type=int, default=500, help="users of train's end-of-train evaluation"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
     parser.add_argument(
@@ -295,6 +298,7 @@ def main() -> None:
         return
     if args.quick:
         args.epochs, args.users, args.fit_users = min(args.epochs, 2), 100, 100
+        args.eval_users = args.users
     rb.logging_quiet()
     runs = {}
     for name in args.datasets.split(","):

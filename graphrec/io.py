@@ -255,11 +255,11 @@ def write_follows_csv(
     with replacing(path) as f:
         f.write("uid,fid\n")
         for start in range(0, len(uid), CSV_ROWS_AT_ONCE):
-            block = slice(start, start + CSV_ROWS_AT_ONCE)
-            pairs = zip(uid[block].tolist(), fid[block].tolist(), strict=True)
-            f.write("".join(f"{u},{v}\n" for u, v in pairs))
+            us = uid[start : start + CSV_ROWS_AT_ONCE].tolist()
+            fs = fid[start : start + CSV_ROWS_AT_ONCE].tolist()
+            f.write("".join(f"{u},{v}\n" for u, v in zip(us, fs, strict=True)))
             if progress is not None:
-                progress.update(len(uid[block]))
+                progress.update(len(us))
 
 
 def read_follow_arrays(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -654,13 +654,14 @@ def fit_beside_into(model_dir: Path, silent: bool = False) -> dict:
     keras.backend.clear_session(free_memory=True)  # NeuMF's models, in one process
     meta = artifacts.read_meta(model_dir)
     config = NeuMFConfig.from_dict(meta["config"])
-    _save_keras_model(model_dir, config, int(meta["n_ids"]))
+    n_ids = int(meta["n_ids"])
+    _save_keras_model(model_dir, config, n_ids)
     keras.utils.set_random_seed(config.seed)
     with np.load(model_dir / FIT_FOLLOWS) as split:
         fit_users, fit_items = split["fit_users"], split["fit_items"]
         val_users, val_items = split["val_users"], split["val_items"]
     (model_dir / FIT_FOLLOWS).unlink()
-    n_ids, n_val = int(meta["n_ids"]), val_users.size
+    n_val = val_users.size
     weights: dict[str, np.ndarray] = {}
     figures = meta["figures"]
     if config.mf and n_val:
