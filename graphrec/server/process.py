@@ -38,16 +38,18 @@ DEFAULT_PAGECACHE = "auto"
 MIN_PAGECACHE = 2 * 2**30
 PAGECACHE_HEADROOM = 1.25
 PAGECACHE_RAM_SHARE = 0.4
-# Neo4j 5.26 builds a vector index with a 1 MB Lucene RAM buffer and a merge factor of 1000,
-# so populating it over slashdot0902's 870,161 relationships leaves 88 segments of ~10,000
-# vectors, and every query searches 88 small HNSW graphs one after another. With a 512 MB
-# buffer and merge factor 4 the same population leaves 2 (queries about five times faster, a
-# build about three times slower), and later writes do not pile up segments again. These
-# are Neo4j's own (internal) settings; see docs/benchmarks.md.
+# Neo4j's own vector index population flushes a tiny Lucene RAM buffer, which leaves many
+# small segments, and every query searches each segment's HNSW graph in turn. A large buffer
+# flushes a few large segments instead. They are not merged, neither while the index is
+# populated nor when it comes online: merging HNSW segments re-inserts the smaller ones'
+# vectors into the largest one's graph, so a policy that keeps few segments makes the build
+# superlinear in the follows. Not merging keeps the build one linear pass, at the cost of one
+# more segment to search per buffer-full. Later writes merge at Neo4j's default factor.
+# These are Neo4j's own (internal) settings; the measurements are in docs/benchmarks.md.
 VECTOR_INDEX_TUNING = {
     "internal.dbms.index.vector.population_ram_buffer_size": "512",
-    "internal.dbms.index.vector.population_merge_factor": "4",
-    "internal.dbms.index.vector.standard_merge_factor": "4",
+    "internal.dbms.index.vector.population_merge_factor": "1000",
+    "internal.dbms.index.vector.standard_merge_factor": "50",
 }
 JVM_FLAGS = [
     "-XX:+UseG1GC",
