@@ -40,16 +40,20 @@ PAGECACHE_HEADROOM = 1.25
 PAGECACHE_RAM_SHARE = 0.4
 # Neo4j's own vector index population flushes a tiny Lucene RAM buffer, which leaves many
 # small segments, and every query searches each segment's HNSW graph in turn. A large buffer
-# flushes a few large segments instead. They are not merged, neither while the index is
-# populated nor when it comes online: merging HNSW segments re-inserts the smaller ones'
-# vectors into the largest one's graph, so a policy that keeps few segments makes the build
-# superlinear in the follows. Not merging keeps the build one linear pass, at the cost of one
-# more segment to search per buffer-full. Later writes merge at Neo4j's default factor.
-# These are Neo4j's own (internal) settings; the measurements are in docs/benchmarks.md.
+# flushes a few large segments instead, and they are never merged: not while the index is
+# populated (Neo4j's own population merge factor, pinned here), and not by the writes that
+# come later (segments above max_merge MB stay out of merges). Merging HNSW segments re-inserts
+# the smaller ones' vectors into the largest one's graph, so merging the populated segments
+# makes the build superlinear in the follows, and the first live write after it would start
+# such a merge. Later writes' small segments still merge at a low factor, so that queries
+# stay fast under live follows. These are Neo4j's own (internal) settings, and max_merge
+# is shared by every Lucene index (graphrec creates no other); the measurements are in
+# docs/benchmarks.md.
 VECTOR_INDEX_TUNING = {
     "internal.dbms.index.vector.population_ram_buffer_size": "512",
     "internal.dbms.index.vector.population_merge_factor": "1000",
-    "internal.dbms.index.vector.standard_merge_factor": "50",
+    "internal.dbms.index.vector.standard_merge_factor": "4",
+    "internal.dbms.index.lucene.max_merge": "16",
 }
 JVM_FLAGS = [
     "-XX:+UseG1GC",
