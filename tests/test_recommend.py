@@ -259,6 +259,14 @@ def test_pool_1_steps_aside_while_the_index_is_gone_and_comes_back(world, driver
     assert [r.uid for r in recommender.recommend(ME, 5)] == before
 
 
+def test_a_recommender_holds_blas_to_one_thread(world, driver):
+    from threadpoolctl import threadpool_info
+
+    Recommender(driver, None, world)
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)
+
+
 def test_recommend_does_not_import_tensorflow(world, cli_env):
     code = (
         "import sys\nfrom graphrec.cli import cli\n"

@@ -8,6 +8,7 @@ every request runs its own queries through the shared driver.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import neo4j
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from graphrec import store
 from graphrec.errors import GraphrecError, ModelNotFound, UnknownUser
@@ -67,6 +69,14 @@ class UserState:
         return {*self.blocked, *self.dismissed}
 
 
+@functools.cache
+def one_blas_thread() -> None:
+    """BLAS on one thread, for the rest of the process. A request multiplies small matrices,
+    and after each product OpenBLAS's extra threads spin while they wait for more, on the
+    cores the database needs (docs/recommend.md, "CPU")."""
+    threadpool_limits(1, "blas")
+
+
 def with_chosen_pools(config: PoolConfig, ranker: rank.Ranker | None) -> PoolConfig:
     """``config`` with each optional pool it leaves open (None) set as the ranker chose it on
     validation follows: off without a ranker, or for a ranker fitted before the choice."""
@@ -87,6 +97,7 @@ class Recommender:
     ``hidden``: an evaluation run's id (graphrec.evaluation.holdout): the follows it hides are
     then invisible, to the user's own follows and to every pool. None when serving.
     ``observe``: called with each pool query's name and seconds.
+    Creating one holds the process's BLAS to one thread from then on (``one_blas_thread``).
     """
 
     def __init__(
@@ -99,6 +110,7 @@ class Recommender:
         hidden: str | None = None,
         observe: Callable[[str, float], None] | None = None,
     ) -> None:
+        one_blas_thread()
         self.driver = driver
         self.database = database
         self.hidden = hidden
