@@ -81,13 +81,13 @@ def test_pipeline_and_serve_benchmarks_quick_run(cli_env, tmp_path):
     assert run["ratio"] == round(run["pipeline_hr@10"] / run["best_single_hr@10"], 3)
     assert "Ablation" in result.stdout
     optional = run["optional_pools"]
-    assert set(optional["chosen"]) == {"two_tower", "multi_interest"}
+    assert set(optional["chosen"]) == {"similar_relations", "two_tower", "multi_interest"}
     assert optional["choice"]["hr@10"]  # the combinations fit-ranker compared
-    for pool in ("two_tower", "multi_interest"):
+    for pool in ("similar_relations", "two_tower", "multi_interest"):
         on = optional["all_on"]
         assert 0.0 <= on[f"without:{pool}"]["hr@10"] <= 1.0
         assert on[f"pool:{pool}"]["pool_recall_by_out_degree"]
-    assert "Optional model pools" in result.stdout
+    assert "Optional pools" in result.stdout
 
     # bench/serve.py on the same graph and model (trained above): wrk against graphrec serve
     served = _run(

@@ -228,3 +228,37 @@ def test_fit_ranker_keeps_an_optional_pool_only_where_it_finds_more():
     assert info["hr@10"]["none"] == 0.0 and info["hr@10"]["multi_interest"] > 0.9
     # a pool the fit never saw run is not a choice at all
     assert _choose_pools(seen, [], k=10) == (set(), {})
+
+
+def test_pool_1_is_chosen_with_both_of_its_rules_or_dropped_with_both():
+    from graphrec.evaluation.ranker_fit import _choose_pools, _Seen
+    from graphrec.recommend.pools import Candidate, without
+
+    rng = np.random.default_rng(7)
+
+    def users(pool_1_finds: bool) -> list[_Seen]:
+        seen = []
+        for _ in range(200):
+            cands = []
+            for uid in range(10):
+                c = Candidate(uid)
+                c.add("friends_of_friends", 10, paths=1, via=[])
+                cands.append(c)
+            target = Candidate(100)
+            if pool_1_finds:  # only pool 1's second rule proposes the hidden account
+                target.add("similar_followees", 3, paths=5, similarity=0.9, via=[], n_via=1)
+            else:  # the graph finds it, and pool 1 adds nothing but noise
+                target.add("friends_of_friends", 3, paths=5, via=[])
+            noise = Candidate(101)
+            noise.add("similar_relations", 3, paths=1, similarity=0.5, via=[], n_via=1)
+            cands += [target, noise]
+            scores = rank.ModelScores(rng.normal(size=len(cands)), np.ones(len(cands), bool))
+            seen.append(_Seen(cands, scores, 100, ["similar_relations", "friends_of_friends"]))
+        return seen
+
+    found = users(pool_1_finds=True)
+    assert _choose_pools(found, ["similar_relations"], k=10)[0] == {"similar_relations"}
+    assert _choose_pools(users(pool_1_finds=False), ["similar_relations"], k=10)[0] == set()
+    # dropping pool 1 drops what its second rule proposed too
+    rest = without(found[0].cands, frozenset({"similar_relations"}))
+    assert {c.uid for c in rest} == set(range(10))

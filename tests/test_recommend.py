@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,8 @@ from graphrec import store
 from graphrec.cli import cli
 from graphrec.embed import ensure_vector_index, write_embeddings
 from graphrec.model.scorer import NumpyScorer
-from graphrec.recommend import service
+from graphrec.recommend import rank, service
+from graphrec.recommend.pools import PoolConfig
 from graphrec.recommend.service import Recommender
 
 
@@ -257,6 +259,27 @@ def test_pool_1_steps_aside_while_the_index_is_gone_and_comes_back(world, driver
     monkeypatch.setattr(service, "VECTOR_RECHECK_SECONDS", 0.0)
     assert "similar_relations" in recommender.candidates(me, 5).ran
     assert [r.uid for r in recommender.recommend(ME, 5)] == before
+
+
+def test_pool_1_runs_as_the_ranker_chose_unless_told(world, driver, tmp_path):
+    model_dir = tmp_path / "with-a-ranker"
+    shutil.copytree(world, model_dir)
+    me = Recommender(driver, None, model_dir).user(ME)
+    n = len(rank.FEATURES)
+    ranker = rank.Ranker(np.zeros(n), 0.0, np.zeros(n), np.ones(n), NumpyScorer.load(world).version)
+
+    def ran(config: PoolConfig | None = None) -> list[str]:
+        return Recommender(driver, None, model_dir, config).candidates(me, 5).ran
+
+    assert "similar_relations" in ran()  # no ranker: pool 1 runs
+    ranker.pools = {"similar_relations": False}
+    ranker.save(model_dir)
+    assert "similar_relations" not in ran()
+    assert "similar_relations" in ran(PoolConfig(similar_relations=True))
+    ranker.pools = {"two_tower": False}  # fitted where pool 1 could not run
+    ranker.save(model_dir)
+    assert "similar_relations" in ran()
+    assert "similar_relations" not in ran(PoolConfig(similar_relations=False))
 
 
 def test_a_recommender_holds_blas_to_one_thread(world, driver):

@@ -264,6 +264,11 @@ def test_fit_ranker_is_saved_and_used(graph, tmp_path, cli_env):
     assert len(recs) == 10 and all(0.0 <= r.score <= 1.0 for r in recs)
     assert set(figures["coefficients"]) == set(ranker.to_dict()["features"])
     assert _all_follows(graph) == before  # the hidden training follows are back
+    # pool 1 ran for the fit (index ONLINE), so it was a choice, and the choice is recorded
+    assert set(figures["pool_choice"]["hr@10"]) >= {"none", "similar_relations"}
+    chosen = "similar_relations" in figures["pool_choice"]["chosen"]
+    assert figures["pools"]["similar_relations"] is chosen
+    assert recommender.config.similar_relations is chosen
 
 
 def test_fit_ranker_learns_from_the_models_validation_follows(graph, tmp_path, cli_env):
@@ -281,6 +286,9 @@ def test_fit_ranker_learns_from_the_models_validation_follows(graph, tmp_path, c
     figures = _fit_ranker_cli(model_dir, 30, cli_env)
     assert figures["hidden_follows"] == "validation" and figures["users"] == 30
     assert _all_follows(graph) == before
+    # no embeddings, so pool 1 never ran: no choice is recorded, and it runs once it can
+    assert "similar_relations" not in figures["pools"]
+    assert Recommender(graph, None, model_dir).config.similar_relations is True
 
 
 def test_features_are_relative_to_the_users_own_pool():

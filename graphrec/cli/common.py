@@ -92,26 +92,35 @@ def handles_errors(f: Callable) -> Callable:
 
 
 def optional_pools_option(f: Callable) -> Callable:
-    """``--two-tower-pool`` and ``--multi-interest-pool``, passed on as ``optional_pools``:
-    {pool: on} for each one given; the others run as `fit-ranker` chose on validation
-    follows."""
+    """``--similar-relations-pool``, ``--two-tower-pool`` and ``--multi-interest-pool``, passed
+    on as ``optional_pools``: {pool: on} for each one given; the others run as `fit-ranker`
+    chose on validation follows."""
 
     @functools.wraps(f)
     def wrapper(
-        *args: Any, two_tower_pool: bool | None, multi_interest_pool: bool | None, **kw: Any
+        *args: Any,
+        similar_relations_pool: bool | None,
+        two_tower_pool: bool | None,
+        multi_interest_pool: bool | None,
+        **kw: Any,
     ) -> Any:
-        given = {"two_tower": two_tower_pool, "multi_interest": multi_interest_pool}
+        given = {
+            "similar_relations": similar_relations_pool,
+            "two_tower": two_tower_pool,
+            "multi_interest": multi_interest_pool,
+        }
         pools = {pool: on for pool, on in given.items() if on is not None}
         return f(*args, optional_pools=pools, **kw)
 
     for name, what in (
-        ("multi-interest", "the multi-interest model's interests"),
-        ("two-tower", "the two-tower model's user vector"),
+        ("multi-interest", "nearest to the multi-interest model's interests (account index)"),
+        ("two-tower", "nearest to the two-tower model's user vector (account index)"),
+        ("similar-relations", "through the relation vector index (pool 1)"),
     ):
         wrapper = click.option(
             f"--{name}-pool/--no-{name}-pool",
             default=None,
-            help=f"Take candidates from the account index nearest to {what}, or not "
+            help=f"Take candidates {what}, or not "
             "[default: as `graphrec fit-ranker` chose on validation follows].",
         )(wrapper)
     return wrapper

@@ -204,7 +204,13 @@ def fit_ranker(
     dropped = frozenset(open_choice) - chosen
     found = sum(any(c.uid == one.target for c in one.view(dropped)[0]) for one in seen)
     ranker, examples, positives = _fit(seen, dropped)
-    ranker.pools = {p: p in chosen or getattr(base, p) is True for p in OPTIONAL_POOLS}
+    # a pool the fit never saw run (its index not ONLINE yet) is not recorded: it then runs
+    # as pools.RUNS_UNCHOSEN says
+    ran = {p for one in seen for p in one.ran}
+    ranker.pools = {
+        **{p: p in chosen for p in open_choice if p in ran},
+        **{p: bool(getattr(base, p)) for p in OPTIONAL_POOLS if getattr(base, p) is not None},
+    }
     info = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "users": len(hidden),

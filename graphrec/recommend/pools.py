@@ -33,7 +33,11 @@ from graphrec import store
 from graphrec.errors import GraphrecError
 
 # pools that run only where the ranker found, on validation follows, that they help
-OPTIONAL_POOLS = ("two_tower", "multi_interest")
+OPTIONAL_POOLS = ("similar_relations", "two_tower", "multi_interest")
+# whether each runs where no ranker has chosen: pool 1 is the reference design's own
+RUNS_UNCHOSEN = {"similar_relations": True, "two_tower": False, "multi_interest": False}
+# the pools an optional pool's query proposes under (pool 1 has both of its rules)
+PROPOSES = {"similar_relations": ("similar_relations", "similar_followees")}
 POOLS = (
     "similar_relations",
     "similar_followees",
@@ -64,6 +68,10 @@ class PoolConfig:
     max_out: int = 50
     max_followers: int = 50
     max_cofollowers: int = 200  # pool 3: co-followers kept (highest shared count)
+    # Pool 1 (both rules). None: as `fit-ranker` chose on the validation follows (ranker.json),
+    # on without a ranker; its vector queries are the costliest part of a request on some
+    # graphs and add nothing on others (docs/recommend.md, "Optional pools").
+    similar_relations: bool | None = None
     # pool 1's second rule: also propose the accounts the similar followers follow
     similar_followees: bool = True
     # The two_tower and multi_interest pools, when the model and the account index have
@@ -94,16 +102,21 @@ class Candidate:
     pools: list[str] = field(default_factory=list)
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def add(self, pool: str, followers: int, **evidence: Any) -> None:
+    def add(
+        self, pool: str, followers: int, row: dict[str, Any] | None = None, **evidence: Any
+    ) -> None:
+        """``pool`` proposed this account: its evidence is ``row`` (a pool query's row, kept
+        as it is, not copied) and/or the keywords."""
         if pool not in self.pools:
             self.pools.append(pool)
-            self.evidence[pool] = evidence
+            self.evidence[pool] = {**row, **evidence} if row and evidence else row or evidence
         self.followers = max(self.followers, int(followers or 0))
 
 
 def without(cands: list[Candidate], pools: set[str] | frozenset[str]) -> list[Candidate]:
     """The candidates as if ``pools`` had not run: their evidence gone, and the accounts only
-    they proposed dropped."""
+    they proposed dropped (an optional pool takes every pool its query proposes under)."""
+    pools = {name for pool in pools for name in PROPOSES.get(pool, (pool,))}
     rest = []
     for c in cands:
         kept = [p for p in c.pools if p not in pools]
@@ -444,7 +457,7 @@ class PoolRunner:
                     cand = candidates[c] = Candidate(c)
                 followers = row.pop("followers", 0)
                 row["position"] = position
-                cand.add(pool, followers, **row)
+                cand.add(pool, followers, row)
 
         def full() -> bool:
             return not cfg.exhaustive and len(candidates) >= target

@@ -28,6 +28,7 @@ from graphrec.recommend import rank
 from graphrec.recommend.explain import explain, explain_model
 from graphrec.recommend.pools import (
     OPTIONAL_POOLS,
+    RUNS_UNCHOSEN,
     Candidate,
     EarlyPools,
     InterestQuery,
@@ -79,12 +80,13 @@ def one_blas_thread() -> None:
 
 def with_chosen_pools(config: PoolConfig, ranker: rank.Ranker | None) -> PoolConfig:
     """``config`` with each optional pool it leaves open (None) set as the ranker chose it on
-    validation follows: off without a ranker, or for a ranker fitted before the choice."""
+    validation follows; without a ranker, or for a ranker fitted before the choice, as
+    RUNS_UNCHOSEN says."""
     chosen = (ranker.pools if ranker is not None else None) or {}
     return dataclasses.replace(
         config,
         **{
-            pool: bool(chosen.get(pool, False))
+            pool: bool(chosen.get(pool, RUNS_UNCHOSEN[pool]))
             for pool in OPTIONAL_POOLS
             if getattr(config, pool) is None
         },
@@ -144,8 +146,12 @@ class Recommender:
         )
 
     def vectors_ready(self) -> bool:
-        """Pool 1 needs a model and an ONLINE `follow_embedding` index."""
-        return self.scorer is not None and self._index_online(store.VECTOR_INDEX)
+        """Pool 1 needs a model, to be chosen, and an ONLINE `follow_embedding` index."""
+        return (
+            self.scorer is not None
+            and bool(self.config.similar_relations)
+            and self._index_online(store.VECTOR_INDEX)
+        )
 
     def towers_ready(self) -> bool:
         """The two_tower pool needs a model with towers and an ONLINE `account_embedding`."""
