@@ -262,3 +262,20 @@ def test_pool_1_is_chosen_with_both_of_its_rules_or_dropped_with_both():
     # dropping pool 1 drops what its second rule proposed too
     rest = without(found[0].cands, frozenset({"similar_relations"}))
     assert {c.uid for c in rest} == set(range(10))
+
+
+def test_a_pool_must_find_more_than_the_noise_to_be_kept():
+    from graphrec.evaluation.ranker_fit import _within_noise
+
+    base = np.zeros(100, dtype=bool)
+    base[:40] = True
+    one_more = base.copy()
+    one_more[40] = True
+    assert _within_noise(base, one_more)  # one user more: within one standard error
+    ten_more = base.copy()
+    ten_more[40:50] = True
+    assert not _within_noise(base, ten_more)  # ten more of ten that differ: beyond it
+    swapped = base.copy()
+    swapped[:6], swapped[40:48] = False, True  # eight found, six lost: 14 differ, 2 more
+    assert _within_noise(base, swapped)
+    assert _within_noise(base, base)

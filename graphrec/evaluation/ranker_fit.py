@@ -110,45 +110,62 @@ def _fit(seen: list[_Seen], dropped: frozenset[str]) -> tuple[rank.Ranker, int, 
     return rank.Ranker(coef, intercept, mean, std), len(y), int(y.sum())
 
 
-def _hits(seen: list[_Seen], dropped: frozenset[str], ranker: rank.Ranker, k: int) -> int:
-    hits = 0
+def _hits(seen: list[_Seen], dropped: frozenset[str], ranker: rank.Ranker, k: int) -> np.ndarray:
+    """For each user, whether the hidden account is in the top ``k``."""
+    found = []
     for one in seen:
         cands, scores = one.view(dropped)
         order, _ = rank.order(cands, scores, ranker)
-        hits += one.target in {cands[i].uid for i in order[:k]}
-    return hits
+        found.append(one.target in {cands[i].uid for i in order[:k]})
+    return np.array(found, dtype=bool)
+
+
+def _within_noise(found: np.ndarray, best: np.ndarray) -> bool:
+    """Whether ``found`` trails ``best`` (the same users) by at most one standard error of
+    the paired difference: the square root of the users that one of them finds and the
+    other does not."""
+    behind = int(best.sum()) - int(found.sum())
+    return behind <= np.sqrt(np.count_nonzero(found != best))
 
 
 def _choose_pools(seen: list[_Seen], open_choice: list[str], k: int) -> tuple[set[str], dict]:
     """The optional pools worth running: a ranker fitted on half the users ranks the other
-    half's hidden accounts with and without each combination of them; the combination with
-    the most hits in the top ``k`` wins, the one with fewer pools on a tie."""
+    half's hidden accounts with and without each combination of them. Of the combinations
+    within noise of the one with the most hits in the top ``k`` (``_within_noise``), the one
+    with the fewest pools wins, then the one with the most hits: a pool costs queries on every
+    request, so it runs only where it finds measurably more."""
     available = [p for p in open_choice if any(p in one.ran for one in seen)]
     if not available:
         return set(), {}
     fit_on, judge_on = seen[0::2], seen[1::2]  # interleaved: the users come in uid order
     combinations = [
-        set(c) for n in range(len(available) + 1) for c in itertools.combinations(available, n)
+        frozenset(c)
+        for n in range(len(available) + 1)
+        for c in itertools.combinations(available, n)
     ]
-    hits: dict[str, int] = {}
-    best: tuple[int, set[str]] = (-1, set())
+    found: dict[frozenset[str], np.ndarray] = {}
     for chosen in combinations:
         dropped = frozenset(available) - chosen
         try:
             ranker, _, _ = _fit(fit_on, dropped)
-            found = _hits(judge_on, dropped, ranker, k)
+            found[chosen] = _hits(judge_on, dropped, ranker, k)
         except GraphrecError:  # too few hidden follows in these pools to fit on
-            found = 0
-        hits["+".join(sorted(chosen)) or "none"] = found
-        if found > best[0]:
-            best = (found, chosen)
+            found[chosen] = np.zeros(len(judge_on), dtype=bool)
+    best = max(found.values(), key=lambda hits: int(hits.sum()))
+    close = [c for c in combinations if _within_noise(found[c], best)]
+    winner = min(close, key=lambda c: (len(c), -int(found[c].sum())))
     info = {
         "users": len(judge_on),
         "fitted_on": len(fit_on),
-        f"hr@{k}": {name: round(n / max(len(judge_on), 1), 4) for name, n in hits.items()},
-        "chosen": sorted(best[1]),
+        f"hr@{k}": {
+            "+".join(sorted(c)) or "none": round(float(found[c].mean()), 4)
+            if len(judge_on)
+            else 0.0
+            for c in combinations
+        },
+        "chosen": sorted(winner),
     }
-    return best[1], info
+    return set(winner), info
 
 
 def fit_ranker(
