@@ -10,6 +10,9 @@ with `graphrec neo4j start`):
   against every relation vector in the graph (5 relations timed, one after each fifth of the
   warm users, times the users' mean follow count), and the same brute force in numpy, vs.
   ours: the ratio
+* side by side, alternating blocks of users in one process: warm latency and the process's
+  CPU per request as the ranker chose the pools, with pool 1 forced on, and with BLAS on
+  every core (what `Recommender` prevents: docs/recommend.md, "CPU")
 * batch mode (`recommend --users FILE --out CSV`) users/s with 1 and 2 workers
 * eight concurrent callers (threads sharing one driver): errors and calls/s
 
@@ -207,6 +210,38 @@ def warm_latency(
     }
 
 
+def side_by_side(variants: dict, users: list[int], k: int, block: int = 25) -> dict:
+    """Warm latency and the process's CPU per request of each variant, measured in turns of
+    ``block`` users on the same users in the same order, so that what changes on the machine
+    meanwhile falls on all of them. A variant is (recommender, BLAS threads or None)."""
+    from threadpoolctl import threadpool_limits
+
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu = dict.fromkeys(variants, 0.0)
+    for start in range(0, len(users), block):
+        chunk = users[start : start + block]
+        for name, (recommender, blas) in variants.items():
+            limits = threadpool_limits(blas, "blas") if blas else None
+            began = time.process_time()
+            for uid in chunk:
+                t = time.perf_counter()
+                recommender.recommend(uid, k)
+                times[name].append((time.perf_counter() - t) * 1000)
+            cpu[name] += time.process_time() - began
+            if limits is not None:
+                limits.restore_original_limits()
+                time.sleep(0.5)  # the extra BLAS threads spin a while before they sleep
+    return {
+        name: {
+            "users": len(t),
+            "p50_ms": round(percentile(t, 50), 2),
+            "p95_ms": round(percentile(t, 95), 2),
+            "cpu_ms_per_request": round(cpu[name] / max(len(t), 1) * 1000, 2),
+        }
+        for name, t in times.items()
+    }
+
+
 def fresh_process(users: list[int], model_dir: Path, runs: int) -> dict:
     times = []
     for uid in users[:runs]:
@@ -364,6 +399,7 @@ def main() -> None:
     model_dir = ensure_model(args.dataset, sizes["epochs"], args.model_root, sizes["fit_users"])
 
     from graphrec.model.scorer import NumpyScorer
+    from graphrec.recommend.pools import PoolConfig
     from graphrec.recommend.service import Recommender
 
     driver = open_driver()
@@ -381,6 +417,13 @@ def main() -> None:
         )
         reference = ref.summary(users[: sizes["warm"]], sizes["numpy_users"])
         del ref
+        forced = Recommender(driver, None, model_dir, PoolConfig(similar_relations=True))
+        variants = {
+            "pools as chosen": (recommender, None),
+            "pool 1 forced on": (forced, None),
+            "BLAS on every core": (recommender, os.cpu_count()),
+        }
+        compared = side_by_side(variants, users[: sizes["warm"]], args.k)
         model_strategy = warm_latency_model(recommender, users[: sizes["warm"] // 2], args.k)
         concurrent = concurrent_callers(recommender, users[: sizes["concurrent"]], args.k, 8)
     finally:
@@ -394,6 +437,8 @@ def main() -> None:
         "k": args.k,
         "ranker": recommender.ranker is not None,
         "warm": warm,
+        "pool_1_runs": recommender.config.similar_relations,
+        "side_by_side": compared,
         "warm_strategy_model": model_strategy,
         "fresh_process": fresh,
         "reference_complex_logic": reference,
@@ -427,6 +472,14 @@ def main() -> None:
             "value": reference["numpy_ms_per_user"],
             "target": "",
         },
+        *(
+            {
+                "measure": f"side by side, {name}: p50 / p95 ms, CPU ms per request",
+                "value": f"{v['p50_ms']} / {v['p95_ms']}, {v['cpu_ms_per_request']}",
+                "target": "",
+            }
+            for name, v in compared.items()
+        ),
         {
             "measure": "--strategy model warm p50 (ms)",
             "value": model_strategy["p50_ms"],
