@@ -271,10 +271,10 @@ def test_a_pool_must_find_more_than_the_noise_to_be_kept():
     base[:40] = True
     one_more = base.copy()
     one_more[40] = True
-    assert _within_noise(base, one_more)  # one user more: within one standard error
+    assert _within_noise(base, one_more)  # one user more: within two standard errors
     ten_more = base.copy()
     ten_more[40:50] = True
-    assert not _within_noise(base, ten_more)  # ten more of ten that differ: beyond it
+    assert not _within_noise(base, ten_more)  # ten more of ten that differ: beyond them
     swapped = base.copy()
     swapped[:6], swapped[40:48] = False, True  # eight found, six lost: 14 differ, 2 more
     assert _within_noise(base, swapped)

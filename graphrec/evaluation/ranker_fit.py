@@ -121,11 +121,11 @@ def _hits(seen: list[_Seen], dropped: frozenset[str], ranker: rank.Ranker, k: in
 
 
 def _within_noise(found: np.ndarray, best: np.ndarray) -> bool:
-    """Whether ``found`` trails ``best`` (the same users) by at most one standard error of
-    the paired difference: the square root of the users that one of them finds and the
-    other does not."""
+    """Whether ``found`` trails ``best`` (the same users) by at most two standard errors of
+    the paired difference; one is the square root of the number of users that one of them
+    finds and the other does not."""
     behind = int(best.sum()) - int(found.sum())
-    return behind <= np.sqrt(np.count_nonzero(found != best))
+    return behind <= 2 * np.sqrt(np.count_nonzero(found != best))
 
 
 def _choose_pools(seen: list[_Seen], open_choice: list[str], k: int) -> tuple[set[str], dict]:
