@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import recommend as rb  # noqa: E402  (bench/recommend.py: shared helpers)
 
+from graphrec.recommend.pools import OPTIONAL_POOLS as OPTIONAL  # noqa: E402
+
 # every directed graph in ../shared/datasets, smallest first (the undirected ones have no
 # follow direction to recommend along)
 DEFAULT = (
@@ -43,7 +45,6 @@ DEFAULT = (
     "higgs-social-prefix",
     "slashdot0902",
 )
-OPTIONAL = ("similar_relations", "two_tower", "multi_interest")  # pools.OPTIONAL_POOLS
 BASELINES = (
     "neumf",
     "popularity",

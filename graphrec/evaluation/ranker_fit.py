@@ -128,13 +128,19 @@ def _within_noise(found: np.ndarray, best: np.ndarray) -> bool:
     return behind <= 2 * np.sqrt(np.count_nonzero(found != best))
 
 
+def _seen_running(seen: list[_Seen], pools: list[str]) -> list[str]:
+    """Those of ``pools`` that ran for at least one user (a pool whose index was not ONLINE,
+    or whose model part is missing, never did)."""
+    return [p for p in pools if any(p in one.ran for one in seen)]
+
+
 def _choose_pools(seen: list[_Seen], open_choice: list[str], k: int) -> tuple[set[str], dict]:
     """The optional pools worth running: a ranker fitted on half the users ranks the other
     half's hidden accounts with and without each combination of them. Of the combinations
     within noise of the one with the most hits in the top ``k`` (``_within_noise``), the one
     with the fewest pools wins, then the one with the most hits: a pool costs queries on every
     request, so it runs only where it finds measurably more."""
-    available = [p for p in open_choice if any(p in one.ran for one in seen)]
+    available = _seen_running(seen, open_choice)
     if not available:
         return set(), {}
     fit_on, judge_on = seen[0::2], seen[1::2]  # interleaved: the users come in uid order
@@ -223,9 +229,8 @@ def fit_ranker(
     ranker, examples, positives = _fit(seen, dropped)
     # a pool the fit never saw run (its index not ONLINE yet) is not recorded: it then runs
     # as pools.RUNS_UNCHOSEN says
-    ran = {p for one in seen for p in one.ran}
     ranker.pools = {
-        **{p: p in chosen for p in open_choice if p in ran},
+        **{p: p in chosen for p in _seen_running(seen, open_choice)},
         **{p: bool(getattr(base, p)) for p in OPTIONAL_POOLS if getattr(base, p) is not None},
     }
     info = {

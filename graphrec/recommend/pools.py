@@ -106,10 +106,10 @@ class Candidate:
         self, pool: str, followers: int, row: dict[str, Any] | None = None, **evidence: Any
     ) -> None:
         """``pool`` proposed this account: its evidence is ``row`` (a pool query's row, kept
-        as it is, not copied) and/or the keywords."""
+        as it is, not copied), or the keywords for a candidate built by hand."""
         if pool not in self.pools:
             self.pools.append(pool)
-            self.evidence[pool] = {**row, **evidence} if row and evidence else row or evidence
+            self.evidence[pool] = evidence if row is None else row
         self.followers = max(self.followers, int(followers or 0))
 
 
