@@ -526,11 +526,12 @@ def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
 def test_train_cli_model_shape_options_reach_the_model(cli_env, tmp_path):
     src, dst = community_follows(communities=2, size=10, follows=4)
     options = ["--latent-dim", "4", "--tie", "gmf", "--pretrain-epochs", "1", "--no-holdout"]
-    options.append("--no-two-tower")
+    options += ["--no-two-tower", "--optimizer", "lazy-adam"]
     _, model_dir = _train_from_csv(cli_env, tmp_path, src, dst, *options, "--json")
     scorer = NumpyScorer.load(model_dir)
     config = scorer.config
     assert (config.latent_dim, config.tie, config.pretrain_epochs) == (4, "gmf", 1)
+    assert config.optimizer == "lazy_adam"
     assert scorer.relation_dim == 4 + 8
     assert np.array_equal(scorer.gmf_user, scorer.gmf_item)
     assert not np.array_equal(scorer.mlp_user, scorer.mlp_item)
@@ -549,6 +550,7 @@ def test_auto_tie_follows_the_graphs_reciprocity(tmp_path, mutual, expected):
     config = NeuMFConfig(epochs=1, batch_size=1024, search=(), two_tower=False)
     figures = train(src, dst, tmp_path, config, silent=True)
     assert figures["tie"] == expected
+    assert figures["optimizer"] == "adam"  # "auto" on a small graph
     # measured on the training follows: the hold-out and validation split break a few pairs
     assert figures["reciprocity"] > 0.7 if mutual else figures["reciprocity"] == 0.0
     assert NumpyScorer.load(tmp_path).config.tie == expected

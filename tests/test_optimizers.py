@@ -47,3 +47,36 @@ def test_rows_never_looked_up_never_move():
     assert np.array_equal(after[[1, 3, 4, 5]], before[[1, 3, 4, 5]])
     # the rows looked up move towards zero (the loss is their squared norm)
     assert (np.linalg.norm(after[[0, 2]], axis=1) < np.linalg.norm(before[[0, 2]], axis=1)).all()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lazy_adam"])
+def test_neumf_fit_with_lazy_adam_moves_only_the_rows_in_the_batch(optimizer):
+    """Through Keras's fit, as train uses it: after a step on rows {0, 1}, a step on rows
+    {2, 3} leaves rows 0 and 1 where they were with lazy Adam; Keras's Adam moves them on with
+    their momentum (which is why its step costs the whole table)."""
+    from graphrec.model.artifacts import NeuMFConfig
+    from graphrec.model.keras_model import build_neumf
+    from graphrec.model.train import _compiled
+
+    config = NeuMFConfig(latent_dim=4, tie="none", init_std=0.5)
+    model = _compiled(build_neumf(8, config), 0.1, optimizer)
+
+    def step(users: list[int], items: list[int]) -> None:
+        x = {"user": np.array(users, np.int32), "item": np.array(items, np.int32)}
+        model.fit(x, np.array([1.0, 0.0]), batch_size=2, epochs=1, verbose=0)
+
+    step([0, 1], [4, 5])
+    table = model.get_layer("gmf_user")
+    before = table.get_weights()[0].copy()
+    step([2, 3], [6, 7])
+    after = table.get_weights()[0]
+    untouched = np.array_equal(after[[0, 1]], before[[0, 1]])
+    assert untouched == (optimizer == "lazy_adam")
+    assert not np.array_equal(after[[2, 3]], before[[2, 3]])
+
+
+def test_auto_optimizer_takes_lazy_adam_on_many_uids():
+    from graphrec.model.train import LAZY_ADAM_FROM_UIDS, auto_optimizer
+
+    assert auto_optimizer(LAZY_ADAM_FROM_UIDS - 1) == "adam"
+    assert auto_optimizer(LAZY_ADAM_FROM_UIDS) == "lazy_adam"

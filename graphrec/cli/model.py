@@ -133,6 +133,13 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
     "follows are followed back, else none.",
 )
 @click.option(
+    "--optimizer",
+    type=click.Choice(["auto", "adam", "lazy-adam"]),
+    help="NeuMF's optimizer: Keras's Adam updates every row of the embedding tables at "
+    "each step, lazy Adam only the rows the batch looked up. auto (default): lazy Adam on "
+    "graphs with many uids, where the whole-table update would dominate a step.",
+)
+@click.option(
     "--eval-users",
     type=click.IntRange(min=1),
     default=2000,
@@ -196,6 +203,7 @@ def train(
     latent_dim,
     pretrain_epochs,
     tie,
+    optimizer,
     eval_users,
     search,
     two_tower,
@@ -229,6 +237,7 @@ def train(
         "learning_rate": learning_rate,
         "early_stopping": early_stopping,
         "tie": tie,
+        "optimizer": optimizer and optimizer.replace("-", "_"),
         "pretrain_epochs": pretrain_epochs,
         "latent_dim": latent_dim,
         "two_tower": two_tower,

@@ -88,6 +88,10 @@ class NeuMFConfig:
     batch_size: int = 65536
     epochs: int = 20
     learning_rate: float = 0.01
+    # "adam" (Keras's: every row of every table, each step), "lazy_adam" (only the rows the
+    # batch looked up: model/optimizers.py), or "auto": lazy from train.LAZY_ADAM_FROM_UIDS,
+    # where Keras's whole-table update would make an epoch grow with follows x uids
+    optimizer: str = "auto"
     l2: float = 0.0
     # > 0: train GMF and MLP alone this many epochs each, start NeuMF from them (NCF paper)
     # and fine-tune it at finetune_learning_rate

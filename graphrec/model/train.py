@@ -33,6 +33,7 @@ from graphrec.model.keras_model import (
 )
 from graphrec.model.mf import choose_als
 from graphrec.model.multi_interest import train_multi_interest
+from graphrec.model.optimizers import LazyAdam
 from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs
 from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer
 from graphrec.model.splits import index_follows, leave_one_out_split
@@ -45,6 +46,10 @@ from graphrec.progress import Progress, Step
 PREFETCH_BATCHES = 4  # batches drawn ahead of the train step, on tf.data's thread
 FIT_FOLLOWS = "fit_follows.tmp.npz"  # NeuMF's training and validation follows, for the next stage
 RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties the tables
+# optimizer="auto" takes lazy Adam from this many uids: past the crossover measured at latent
+# 8 and 32, where a step of Keras's Adam costs more than the lazy one (docs/history.md)
+LAZY_ADAM_FROM_UIDS = 650_000
+OPTIMIZERS = ("auto", "adam", "lazy_adam")
 
 
 def auto_tie(mutual: float) -> str:
@@ -52,6 +57,13 @@ def auto_tie(mutual: float) -> str:
     b" says most about "b follows a"; separate tables otherwise, where tying hurts (the
     measurements behind the threshold: docs/history.md, "Model quality")."""
     return "both" if mutual >= RECIPROCAL else "none"
+
+
+def auto_optimizer(n_ids: int) -> str:
+    """optimizer="auto": Keras's Adam updates every row of every table at each step, so its
+    step grows with the uids and an epoch with follows x uids; lazy Adam's step is flat in
+    the uids but dearer on small tables (docs/history.md, "Scale and 10M follows")."""
+    return "lazy_adam" if n_ids >= LAZY_ADAM_FROM_UIDS else "adam"
 
 
 def _blocks(
@@ -200,9 +212,12 @@ class RankingProbe:
         return float((exact_above + above * others / drawn < self.k).mean())
 
 
-def _compiled(model: keras.Model, learning_rate: float) -> keras.Model:
+def _compiled(model: keras.Model, learning_rate: float, optimizer: str) -> keras.Model:
+    if optimizer not in OPTIMIZERS[1:]:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS[1:]} (train resolves 'auto')")
+    adam = LazyAdam if optimizer == "lazy_adam" else keras.optimizers.Adam
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=adam(learning_rate=learning_rate),
         loss="binary_crossentropy",
         jit_compile=True,
     )
@@ -220,7 +235,9 @@ def _pretrain(
     silent: bool,
 ) -> keras.Model:
     """GMF or MLP alone, trained for ``config.pretrain_epochs`` on fresh negatives."""
-    model = _compiled(build_neumf(n_ids, config, towers=(tower,)), config.learning_rate)
+    model = _compiled(
+        build_neumf(n_ids, config, towers=(tower,)), config.learning_rate, config.optimizer
+    )
     n_examples = fit[0].size * (1 + config.negatives)
     for epoch in range(1, config.pretrain_epochs + 1):
         ds, factor = _stream(
@@ -377,7 +394,7 @@ def _new_run(config: NeuMFConfig, data: _Data, silent: bool) -> _Run:
         ]
         init_from_towers(model, *towers)
         learning_rate = config.finetune_learning_rate
-    return _Run(config, _compiled(model, learning_rate))
+    return _Run(config, _compiled(model, learning_rate, config.optimizer))
 
 
 def search_rungs(config: NeuMFConfig, n_ids: int) -> list[NeuMFConfig]:
@@ -523,6 +540,8 @@ def fit_neumf_into(
     mutual = reciprocity(train_src, train_dst)
     if config.tie == "auto":
         config = dataclasses.replace(config, tie=auto_tie(mutual))
+    if config.optimizer == "auto":
+        config = dataclasses.replace(config, optimizer=auto_optimizer(n_ids))
     n_val = val_users.size
     np.savez(model_dir / artifacts.VALIDATION, users=uids[val_users], items=uids[val_items])
     examples_per_epoch = fit_users.size * (1 + config.negatives)
@@ -591,6 +610,7 @@ def fit_neumf_into(
         "held_out": int(src.size - train_src.size),
         "reciprocity": round(mutual, 4),
         "tie": config.tie,
+        "optimizer": config.optimizer,
         "latent_dim": config.latent_dim,
         "learning_rate": config.learning_rate,
         "relation_dim": config.relation_dim,
