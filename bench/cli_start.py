@@ -1,6 +1,6 @@
 """Start-up time of `graphrec --help` (target < 0.5 s): median of N fresh processes.
 
-.venv/bin/python bench/cli_start.py [--runs 20]
+.venv/bin/python bench/cli_start.py [--runs 20] [--out FILE]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ GRAPHREC = ROOT / ".venv" / "bin" / "graphrec"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "cli_start.json")
     args = parser.parse_args()
     times = []
     for _ in range(args.runs):
@@ -34,7 +35,7 @@ def main() -> None:
         "max_s": round(max(times), 3),
         "python": sys.version.split()[0],
     }
-    out = ROOT / "bench" / "results" / "cli_start.json"
+    out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"| `graphrec --help` | median {result['median_s']} s | max {result['max_s']} s |")

@@ -129,15 +129,19 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="ImplicitALS override, e.g. factors=128 (repeatable)",
     )
-    parser.add_argument("--quick", action="store_true", help="wiki-vote, 500 users, 3 epochs")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: bitcoin-alpha, 200 users, 2 epochs, latent 8 without the search",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
     args = parser.parse_args()
     overrides = parse_overrides(args.overrides)
     datasets = args.datasets.split(",")
     n_users = args.users
     if args.quick:
-        datasets, n_users = ["wiki-vote"], 500
-        overrides.setdefault("epochs", 3)
+        datasets, n_users = ["bitcoin-alpha"], 200
+        overrides.update(epochs=2, search=(), two_tower=False, multi_interest=False)
     rows = []
     for name in datasets:
         started = time.perf_counter()

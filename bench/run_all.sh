@@ -14,6 +14,7 @@ run() { name=$1; shift; echo "== $name: $*" >&2; python "$@" > "bench/results/$n
 run cli_start bench/cli_start.py --runs 20
 run load bench/load.py --runs 3
 run train bench/train.py --epochs 4
+run optimizer_step bench/optimizer_step.py   # no Neo4j: Keras's Adam against lazy Adam, a step
 run recommend bench/recommend.py
 run quality bench/quality.py
 run pipeline bench/pipeline.py --users 2000

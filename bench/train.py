@@ -116,7 +116,11 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DIRECTED))
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--quick", action="store_true", help="wiki-vote only, 2 epochs")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: bitcoin-alpha, 2 epochs, latent 8 without the search, NeuMF only",
+    )
     parser.add_argument(
         "--embed",
         type=Path,
@@ -126,9 +130,11 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "train.json")
     args = parser.parse_args()
-    datasets = ["wiki-vote"] if args.quick else args.datasets.split(",")
+    datasets = ["bitcoin-alpha"] if args.quick else args.datasets.split(",")
     epochs = 2 if args.quick else args.epochs
-    overrides = {"batch_size": args.batch_size} if args.batch_size else {}
+    overrides: dict = {"batch_size": args.batch_size} if args.batch_size else {}
+    if args.quick:
+        overrides.update(search=(), mf=False, two_tower=False, multi_interest=False)
     rows = []
     for name in datasets:
         print(f"training {name} ...", file=sys.stderr, flush=True)

@@ -111,6 +111,33 @@ def test_pipeline_and_serve_benchmarks_quick_run(cli_env, tmp_path):
     assert serve["live_follow"]["writes"] == serve["live_follow"]["embedded"] > 0
     assert "throughput / batch" in served.stdout
 
+    # bench/recommend.py and bench/embed.py, on the same graph and model
+    model_dir = tmp_path / "models" / SMALLEST
+    _run(
+        [
+            "bench/recommend.py",
+            "--quick",
+            "--dataset",
+            SMALLEST,
+            "--model-root",
+            str(tmp_path / "models"),
+        ],
+        env,
+        timeout=600,
+    )
+    rec = json.loads((tmp_path / "results" / "recommend.json").read_text())
+    assert rec["ranker"] and 0 < rec["warm"]["p50_ms"] <= rec["warm"]["p95_ms"]
+    assert rec["concurrent"]["errors"] == 0
+    assert [b["workers"] for b in rec["batch"]] == [1, 2]
+    assert all(b["users_per_second"] > 0 for b in rec["batch"])
+    _run(
+        ["bench/embed.py", str(model_dir), "--runs", "1", "--out", str(tmp_path / "embed.json")],
+        env,
+        timeout=600,
+    )
+    embedded = json.loads((tmp_path / "embed.json").read_text())
+    assert embedded["relationships"] > 20_000 and embedded["median_per_second"] > 0
+
 
 def test_vector_index_benchmark_quick_run(cli_env, tmp_path):
     out = tmp_path / "vector_index.json"
@@ -148,11 +175,24 @@ def test_scale_benchmark_quick_run(tmp_path):
             text=True,
             timeout=900,
         )
+        # bench/load.py's online path into the same server (scale.py covered --bulk)
+        loaded = subprocess.run(
+            [sys.executable, "bench/load.py", "--dataset", SMALLEST, "--runs", "1"]
+            + ["--paths", "online", "--out", str(tmp_path / "load.json")],
+            cwd=ROOT,
+            env={**unset, **env, "GRAPHREC_DATASETS": str(DATASETS)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         server.stop(log=lambda m: None)
         if saved is not None:
             os.environ["NEO4J_PASSWORD"] = saved
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert loaded.returncode == 0, loaded.stderr[-4000:]
+    online = json.loads((tmp_path / "load.json").read_text())["paths"]["online"]
+    assert online["median_follows_per_s"] > 0 and online["runs"][0]["follows"] > 20_000
     data = json.loads((tmp_path / "results" / "scale.json").read_text())
     (size,) = data["sizes"]
     assert "failed" not in size, size["failed"]
@@ -163,3 +203,23 @@ def test_scale_benchmark_quick_run(tmp_path):
     assert size["stages"]["load_bulk"]["store_mb"] > 0
     assert size["embed"]["written"] > 0 and 0 <= size["quality"]["pipeline"] <= 1
     assert (tmp_path / "results" / "scale.png").stat().st_size > 0
+
+
+def test_training_benchmarks_quick_run(tmp_path):
+    """bench/train.py, bench/quality.py, bench/optimizer_step.py and bench/cli_start.py."""
+    env = {"GRAPHREC_DATASETS": str(DATASETS)}
+    _run(["bench/train.py", "--quick", "--out", str(tmp_path / "train.json")], env, timeout=300)
+    (trained,) = json.loads((tmp_path / "train.json").read_text())["datasets"]
+    assert trained["dataset"] == SMALLEST and trained["examples_per_second"] > 0
+    quality = tmp_path / "quality.json"
+    _run(["bench/quality.py", "--quick", "--out", str(quality)], env, timeout=300)
+    (row,) = json.loads(quality.read_text())["datasets"]
+    for method in ("neumf", "popularity", "adamic_adar", "als"):
+        assert 0.0 <= row["metrics"][method]["hr@10"] <= 1.0
+    steps = tmp_path / "optimizer_step.json"
+    _run(["bench/optimizer_step.py", "--quick", "--out", str(steps)], env, timeout=300)
+    (timed,) = json.loads(steps.read_text())["rows"]
+    assert timed["adam_ms"] > 0 and timed["lazy_adam_ms"] > 0
+    cli_start = tmp_path / "cli_start.json"
+    _run(["bench/cli_start.py", "--runs", "2", "--out", str(cli_start)], env, timeout=120)
+    assert json.loads(cli_start.read_text())["median_s"] > 0
