@@ -57,7 +57,12 @@ class StageFailed(Exception):
 
 
 def run_stage(args: list[str], log: Path) -> tuple[dict, float, float]:
-    """(its JSON, wall seconds, peak RSS in MB) of one `graphrec ARGS --json` process."""
+    """(its JSON, wall seconds, peak RSS in MB) of one `graphrec ARGS --json` process.
+
+    The peak is what the command measured of itself and of the processes it ran (``process``
+    in its JSON: graphrec/memory.py). wait4's figure is the fallback, for the commands whose
+    JSON has none (`reset`, `recommend --user`): it counts this script's own memory at the
+    fork, so it is an upper bound."""
     started = time.perf_counter()
     with open(log, "ab") as err, tempfile.TemporaryFile() as out:
         proc = subprocess.Popen([*GRAPHREC, *args, "--json"], cwd=ROOT, stdout=out, stderr=err)
@@ -73,6 +78,10 @@ def run_stage(args: list[str], log: Path) -> tuple[dict, float, float]:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as e:
         raise StageFailed(f"not JSON on stdout ({e}): {text[:300]!r}") from None
+    process = data.get("process") if isinstance(data, dict) else None
+    if process:
+        peaks = (process.get("peak_rss_mb"), process.get("child_peak_rss_mb"))
+        return data, seconds, max(p for p in peaks if p is not None)
     return data, seconds, usage.ru_maxrss / 1024
 
 

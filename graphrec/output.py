@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import resource
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
+
+from graphrec import memory
 
 
 def _plain(value: Any) -> Any:
@@ -26,15 +27,14 @@ _STARTED = time.perf_counter()  # imported as the CLI starts
 def with_process_figures(result: dict) -> dict:
     """``result`` plus ``process``: the command's wall time so far and the process's peak
     resident memory (what the scale benchmark reads from every long stage's --json), and
-    that of the largest process it ran and waited for (``train``'s training process)."""
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    that of the largest process it ran and waited for (``train``'s training processes)."""
     process = {
         "seconds": round(time.perf_counter() - _STARTED, 3),
-        "peak_rss_mb": round(peak_kib / 1024, 1),
+        "peak_rss_mb": memory.peak_rss_mb(),
     }
-    child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if child_kib:
-        process["child_peak_rss_mb"] = round(child_kib / 1024, 1)
+    child = memory.child_peak_mb()
+    if child is not None:
+        process["child_peak_rss_mb"] = child
     return {**result, "process": process}
 
 

@@ -442,6 +442,7 @@ def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
     assert set(data["metrics"]) >= {"neumf", "popularity", "fof", "adamic_adar"}
     assert data["embeddings"]["written"] == src.size
     assert data["embeddings"]["model_version"] == data["version"]
+    assert data["process"]["child_peak_rss_mb"] > 0  # what the training processes reported
     meta = json.loads((model_dir / artifacts.META).read_text())
     assert meta["n_follows"] == src.size
     assert data["early_stopping"] == meta["config"]["early_stopping"] == "loss"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graphrec import memory
 from graphrec.errors import GraphrecError
 from graphrec.model import artifacts
 from graphrec.model.artifacts import NeuMFConfig
@@ -90,6 +91,7 @@ def _work(results: Connection, stage: str, args: tuple, tty: bool) -> None:
         outcome = ("raised", e)
     try:
         try:
+            results.send(("peak", memory.peak_rss_mb()))
             results.send(outcome)
         except (pickle.PicklingError, TypeError, AttributeError):  # send the traceback instead
             trace = "".join(traceback.format_exception(outcome[1]))
@@ -140,9 +142,12 @@ def _in_worker(stage: str, args: tuple, model_dir: str | Path) -> dict:
     try:
         try:
             kind, value = results.recv()
-            while kind == "stderr":
-                sys.stderr.write(value)
-                sys.stderr.flush()
+            while kind in ("stderr", "peak"):
+                if kind == "peak":  # its own, which getrusage would overstate
+                    memory.note_child_peak(value)
+                else:
+                    sys.stderr.write(value)
+                    sys.stderr.flush()
                 kind, value = results.recv()
         except EOFError:
             worker.join()
