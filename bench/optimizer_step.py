@@ -28,8 +28,9 @@ sys.path.insert(0, str(ROOT))
 from graphrec.model.artifacts import NeuMFConfig  # noqa: E402
 from graphrec.model.keras_model import build_neumf  # noqa: E402
 from graphrec.model.train import LAZY_ADAM_FROM_UIDS, _compiled  # noqa: E402
+from graphrec.model.train import OPTIMIZERS as CHOICES  # noqa: E402
 
-OPTIMIZERS = ("adam", "lazy_adam")
+OPTIMIZERS = tuple(o for o in CHOICES if o != "auto")  # what train resolves "auto" to
 
 
 def step_ms(n_ids: int, latent: int, optimizer: str, batch: int, steps: int, tie: str) -> float:
