@@ -24,6 +24,10 @@ class GraphUnavailable(GraphrecError):
     """Neo4j cannot be reached at the configured URI."""
 
 
+class Deadlocked(GraphrecError):
+    """Concurrent writes kept deadlocking on Neo4j's locks after the driver's retries."""
+
+
 class AuthFailed(GraphrecError):
     """Neo4j refused the configured credentials."""
 

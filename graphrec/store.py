@@ -16,12 +16,13 @@ from typing import Any
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
-from graphrec.errors import AuthFailed, GraphrecError, GraphUnavailable, UnknownQuery
+from graphrec.errors import AuthFailed, Deadlocked, GraphrecError, GraphUnavailable, UnknownQuery
 from graphrec.paths import cypher_dir
 from graphrec.progress import Progress
 from graphrec.settings import Settings
 
 DATABASE_UNAVAILABLE = "Neo.TransientError.General.DatabaseUnavailable"
+DEADLOCK_DETECTED = "Neo.TransientError.Transaction.DeadlockDetected"
 VECTOR_INDEX = "follow_embedding"
 ACCOUNT_INDEX = "account_embedding"  # two-tower account vectors on :User (model/towers.py)
 
@@ -84,6 +85,8 @@ def _errors_named(name: str) -> Iterator[None]:
                 "(`graphrec neo4j stop`, then `graphrec neo4j start`, which says why when it "
                 "cannot bring the database up)"
             ) from e
+        if e.code == DEADLOCK_DETECTED:
+            raise Deadlocked(f"Neo4j failed running {name}: {e.message}") from e
         raise GraphrecError(f"Neo4j failed running {name}: {e.message}") from e
     except neo4j_errors.DriverError as e:
         raise GraphrecError(f"Neo4j driver failed running {name}: {_first_line(e)}") from e

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_pools import test_query
 
-from graphrec import store
+from graphrec import embed, store
 from graphrec.cli import cli
 from graphrec.embed import embedding_status, model_tag, read_embeddings, write_embeddings
+from graphrec.errors import Deadlocked, GraphrecError
 from graphrec.graph import fetch_follows
 from graphrec.io import EdgeList, clean
 from graphrec.loader import load_follows
@@ -140,6 +144,53 @@ def test_an_interrupted_write_is_finished_without_rewriting_the_rest(graph, mode
     result = write_embeddings(graph, second, silent=True)
     assert result["written"] == src.size - half and result["unchanged"] == half
     expected = second.index_embedding(second.index_of(src), second.index_of(dst))
+    np.testing.assert_allclose(read_embeddings(graph, src, dst), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_deadlock_neo4j_detects_is_raised_as_deadlocked(graph):
+    load(graph, *ring_follows(n=5, out=1))
+    lock = test_query("lock_user")
+    errors: list[GraphrecError] = []
+
+    def take(tx, uid: int) -> None:
+        try:
+            with store._errors_named("lock_user"):
+                tx.run(lock, uid=uid).consume()
+        except GraphrecError as e:
+            errors.append(e)
+            tx.rollback()  # frees its locks, so the other goes on
+
+    with graph.session() as first, graph.session() as second:
+        tx1, tx2 = first.begin_transaction(), second.begin_transaction()
+        take(tx1, 10)
+        take(tx2, 11)
+        waiting = threading.Thread(target=take, args=(tx1, 11))
+        waiting.start()
+        time.sleep(1.0)  # tx1 now waits for tx2's lock
+        take(tx2, 10)
+        waiting.join(timeout=60)
+        for tx in (tx1, tx2):
+            tx.close()
+    assert len(errors) == 1 and isinstance(errors[0], Deadlocked), errors
+
+
+def test_batches_that_deadlock_are_written_again_one_at_a_time(graph, models, monkeypatch):
+    src, dst = ring_follows()
+    load(graph, src, dst)
+    scorer = NumpyScorer.load(models[0])
+    write_batch = embed._write_batch
+    deadlocked: list[int] = []
+
+    def deadlock_the_first(driver, database, rows, count, tag):
+        if not deadlocked:
+            deadlocked.append(count)
+            raise Deadlocked("Neo4j failed running set_follow_embeddings: a deadlock")
+        return write_batch(driver, database, rows, count, tag)
+
+    monkeypatch.setattr(embed, "_write_batch", deadlock_the_first)
+    result = write_embeddings(graph, scorer, batch_size=37, workers=2, silent=True)
+    assert deadlocked and result["written"] == src.size
+    expected = scorer.index_embedding(scorer.index_of(src), scorer.index_of(dst))
     np.testing.assert_allclose(read_embeddings(graph, src, dst), expected, rtol=1e-5, atol=1e-6)
 
 
