@@ -38,6 +38,31 @@ def map_bounded(
             raise
 
 
+def map_bounded_retrying(
+    fn: Callable[[Item], Result],
+    items: Iterable[Item],
+    workers: int,
+    again_alone: type[Exception],
+) -> Iterator[tuple[Item, Result]]:
+    """``map_bounded``, except that an item whose ``fn`` raised ``again_alone`` is run once
+    more after all the others, on its own: for writes that failed only because they ran at the
+    same time as another (a deadlock), which cannot happen to one write alone."""
+    failed: list[Item] = []
+
+    def attempt(item: Item) -> tuple[bool, Result | None]:
+        try:
+            return True, fn(item)
+        except again_alone:
+            failed.append(item)
+            return False, None
+
+    for item, (done, result) in map_bounded(attempt, items, workers):
+        if done:
+            yield item, result  # type: ignore[misc]
+    for item in failed:
+        yield item, fn(item)
+
+
 def _finished(pending: dict[Future, Item]) -> Iterator[tuple[Item, Result]]:
     done, _ = wait(pending, return_when=FIRST_COMPLETED)
     for future in done:

@@ -21,7 +21,7 @@ import neo4j
 import numpy as np
 
 from graphrec import store
-from graphrec.bounded import map_bounded
+from graphrec.bounded import map_bounded_retrying
 from graphrec.errors import Deadlocked
 from graphrec.graph import fetch_follows
 from graphrec.model.scorer import NumpyScorer
@@ -214,21 +214,12 @@ def write_embeddings(
             vectors = scorer.index_embedding(k_users[sl], k_items[sl]).astype(np.float64)
             yield _rows(k_src[sl], k_dst[sl], vectors), sl.stop - sl.start
 
-    deadlocked: list[tuple[list, int]] = []
-
     def write(batch: tuple[list, int]) -> int:
-        try:
-            return _write_batch(driver, database, batch[0], batch[1], tag)
-        except Deadlocked:  # batches share the accounts they point at; see below
-            deadlocked.append(batch)
-            return 0
+        return _write_batch(driver, database, batch[0], batch[1], tag)
 
     with Progress("writing embeddings", total=int(k_src.size), unit="rels", silent=silent) as p:
-        for _, written_rows in map_bounded(write, batches(), workers):
+        for _, written_rows in map_bounded_retrying(write, batches(), workers, Deadlocked):
             p.update(written_rows)
-        # Workers whose batches kept deadlocking past the driver's retries: alone, they cannot
-        for rows, count in deadlocked:
-            p.update(_write_batch(driver, database, rows, count, tag))
     written = int(k_src.size)
     write_seconds = time.perf_counter() - write_started
 

@@ -27,8 +27,8 @@ import numpy as np
 from neo4j import exceptions as neo4j_errors
 
 from graphrec import store
-from graphrec.bounded import map_bounded
-from graphrec.errors import GraphrecError, StateConflict
+from graphrec.bounded import map_bounded, map_bounded_retrying
+from graphrec.errors import Deadlocked, GraphrecError, StateConflict
 from graphrec.io import Follows
 from graphrec.locks import graph_lock
 from graphrec.numeric import unique_sorted
@@ -83,6 +83,8 @@ def _neo4j_failure(what: str, e: Exception) -> GraphrecError:
     if isinstance(e, neo4j_errors.ServiceUnavailable | neo4j_errors.SessionExpired):
         return store.connection_lost(what, e)
     message = getattr(e, "message", None) or str(e)
+    if getattr(e, "code", None) == store.DEADLOCK_DETECTED:
+        return Deadlocked(f"Neo4j failed while {what}: {message}")
     return GraphrecError(f"Neo4j failed while {what}: {message}")
 
 
@@ -175,7 +177,8 @@ def _write_all(
         return _write_follows(driver, database, batch, create)
 
     with Progress("follows", total=len(follows), unit="follows", silent=silent) as bar:
-        for batch, new in map_bounded(write, follow_batches(follows, batch_size), workers):
+        batches = follow_batches(follows, batch_size)
+        for batch, new in map_bounded_retrying(write, batches, workers, Deadlocked):
             created += new
             bar.update(batch.size)
     return users_created, created
