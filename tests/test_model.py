@@ -172,9 +172,9 @@ def test_trained_artifacts_agree(trained):
     expected_keys |= set(interest_keys)  # the multi-interest model
     assert set(w) == expected_keys
     assert scorer.towers is not None and scorer.towers.vectors.shape == (len(scorer.uids), 64)
-    assert figures["two_tower"]["epochs"] >= 1
+    assert 1 <= figures["two_tower"]["epochs"] <= TINY.epochs  # never longer than NeuMF may
     assert scorer.interests is not None and scorer.interests.k == 4
-    assert figures["multi_interest"]["epochs"] >= 1
+    assert 1 <= figures["multi_interest"]["epochs"] <= TINY.epochs
     assert w["out_kernel"].shape == (16, 1)
     assert isinstance(w["gmf_user"], np.memmap)  # the per-uid tables are mapped, not read
     assert not scorer.mf_user.flags.owndata and not scorer.mf_user.flags.writeable  # a view

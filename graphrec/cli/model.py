@@ -97,7 +97,12 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 
 
 @click.command()
-@click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs [default: 20].")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    help="Maximum epochs of NeuMF [default: 20], and at most of the two-tower and "
+    "multi-interest models [their own default: 10].",
+)
 @model_dir_option
 @click.option(
     "--from-csv",

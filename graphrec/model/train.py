@@ -38,7 +38,7 @@ from graphrec.model.sampling import KnownPairs, example_chunks, known_pairs
 from graphrec.model.scorer import INDEX_PROJECTION, MF_ITEM, MF_USER, NumpyScorer
 from graphrec.model.splits import index_follows, leave_one_out_split
 from graphrec.model.tf_runtime import keras, tf
-from graphrec.model.towers import VECTORS, TwoTowerConfig
+from graphrec.model.towers import VECTORS, InBatchConfig, TwoTowerConfig
 from graphrec.model.two_tower import train_two_tower
 from graphrec.numeric import reciprocity
 from graphrec.progress import Progress, Step
@@ -660,6 +660,11 @@ def _save_keras_model(model_dir: Path, config: NeuMFConfig, n_ids: int) -> None:
     keras.backend.clear_session(free_memory=True)
 
 
+def _beside_epochs(config: NeuMFConfig) -> int:
+    """The retrieval models keep their own maximum, but never train longer than NeuMF may."""
+    return min(InBatchConfig.epochs, config.epochs)
+
+
 def _summary(fitted: dict) -> dict | None:
     """A retrieval model's figures, without the config and history kept in meta.json."""
     return {k: v for k, v in fitted.items() if k not in ("config", "history")} or None
@@ -703,7 +708,7 @@ def fit_beside_into(model_dir: Path, silent: bool = False) -> dict:
             val_users,
             val_items,
             n_ids,
-            TwoTowerConfig(seed=config.seed),
+            TwoTowerConfig(seed=config.seed, epochs=_beside_epochs(config)),
             silent=silent,
         )
         weights.update(tower_weights)
@@ -715,7 +720,7 @@ def fit_beside_into(model_dir: Path, silent: bool = False) -> dict:
             fit_items,
             val_users,
             val_items,
-            MultiInterestConfig(seed=config.seed),
+            MultiInterestConfig(seed=config.seed, epochs=_beside_epochs(config)),
             silent=silent,
         )
         weights.update(interest_weights)
