@@ -5,6 +5,9 @@ GRAPHREC_TEST_SERVER_DIR) and ports (GRAPHREC_TEST_BOLT_PORT / GRAPHREC_TEST_HTT
 default 17687 / 17474), so running the tests never touches a user's graph. It is started
 once per session and stopped at the end unless it was already running (or
 GRAPHREC_TEST_KEEP_SERVER=1). Each test that takes ``graph`` gets an empty database.
+
+scripts/test runs the tests on pytest-xdist workers: each worker has a server of its own, on
+ports ``worker_port`` moves up by ten per worker, in a folder of its own.
 """
 
 from __future__ import annotations
@@ -20,13 +23,25 @@ from graphrec.server.process import LocalServer
 from graphrec.settings import Settings
 
 
+def worker_index() -> int:
+    """0, or which pytest-xdist worker (gw0, gw1, ...) runs this process."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def worker_port(base: int) -> int:
+    """A port of this worker's own: workers run at once, each with its own servers."""
+    return base + 10 * worker_index()
+
+
 def _test_server() -> LocalServer:
     env = os.environ
     home = Path(env.get("GRAPHREC_TEST_SERVER_DIR") or graphrec_home() / "test-server")
+    if worker_index():
+        home = home.with_name(f"{home.name}-{worker_index()}")
     return LocalServer(
         home=home.resolve(),
-        bolt_port=int(env.get("GRAPHREC_TEST_BOLT_PORT", "17687")),
-        http_port=int(env.get("GRAPHREC_TEST_HTTP_PORT", "17474")),
+        bolt_port=worker_port(int(env.get("GRAPHREC_TEST_BOLT_PORT", "17687"))),
+        http_port=worker_port(int(env.get("GRAPHREC_TEST_HTTP_PORT", "17474"))),
         heap="1g",
         pagecache="512m",
     )

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import worker_port
+
 from graphrec.server.process import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +155,11 @@ def test_vector_index_benchmark_quick_run(cli_env, tmp_path):
 
 def test_scale_benchmark_quick_run(tmp_path):
     server = LocalServer(
-        home=tmp_path / "server", bolt_port=17787, http_port=17574, heap="1g", pagecache="512m"
+        home=tmp_path / "server",
+        bolt_port=worker_port(17787),
+        http_port=worker_port(17574),
+        heap="1g",
+        pagecache="512m",
     )
     env = {
         "GRAPHREC_SERVER_DIR": str(server.home),

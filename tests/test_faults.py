@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import worker_port
 from test_pools import random_model, test_query
 
 from graphrec import store
@@ -53,8 +54,8 @@ def server(tmp_path_factory) -> Iterator[LocalServer]:
     home = tmp_path_factory.mktemp("fault-server")
     server = LocalServer(
         home=home.resolve(),
-        bolt_port=int(os.environ.get("GRAPHREC_TEST_FAULT_BOLT_PORT", "17887")),
-        http_port=int(os.environ.get("GRAPHREC_TEST_FAULT_HTTP_PORT", "17674")),
+        bolt_port=worker_port(int(os.environ.get("GRAPHREC_TEST_FAULT_BOLT_PORT", "17887"))),
+        http_port=worker_port(int(os.environ.get("GRAPHREC_TEST_FAULT_HTTP_PORT", "17674"))),
         heap="1g",
         pagecache="512m",
     )
@@ -169,6 +170,13 @@ def _model_for(driver, tmp_path: Path) -> Path:
     return random_model(tmp_path / "model", np.unique(np.concatenate([src, dst])), latent=4)
 
 
+def _start_failure(server: LocalServer, lines: int = 80) -> str:
+    """Where the last database start failed, as debug.log tells it (for a failing test)."""
+    log = (server.home / "logs" / "debug.log").read_text(errors="replace")
+    block = log.rsplit("Failed to start", 1)[-1]
+    return "\ndebug.log, last failed start:\n" + "\n".join(block.splitlines()[:lines])
+
+
 def _restart(server: LocalServer) -> None:
     server.start(log=lambda m: None)
 
@@ -254,7 +262,7 @@ def test_disk_full_during_embed_then_embed_again(server, driver, env, tmp_path):
         assert "graphrec neo4j start --repair" in started.stderr
         assert _run("neo4j", "stop", env=server_env).returncode == 0
         repaired = _run("neo4j", "start", "--repair", env=server_env)
-        assert repaired.returncode == 0, repaired.stderr
+        assert repaired.returncode == 0, repaired.stderr + _start_failure(server)
     assert _count(driver, "count_follows") == total  # every follow survived
 
     again = _run("embed", "--model-dir", str(model), "--silent", env=env)

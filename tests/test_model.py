@@ -410,7 +410,11 @@ def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- CLI end to end
 
 
-def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path):
+def test_train_from_neo4j_cli_json(graph, cli_env, tmp_path, monkeypatch):
+    from graphrec.model import train_worker
+
+    # the two training processes of a large graph, one after the other (small ones take one)
+    monkeypatch.setattr(train_worker, "SEPARATE_STAGES_FROM_FOLLOWS", 0)
     src, dst = community_follows()
     load_into_neo4j(graph, src, dst)
     model_dir = tmp_path / "m"

@@ -34,6 +34,7 @@ from graphrec.model.artifacts import NeuMFConfig
 INTERRUPTED_WAIT_SECONDS = 5
 STOP_GRACE_SECONDS = 60
 CALLER_WATCH_SECONDS = 0.5  # how often a worker checks that its caller is still there
+SEPARATE_STAGES_FROM_FOLLOWS = 1_000_000
 
 
 class TrainingWorkerDied(GraphrecError):
@@ -112,7 +113,9 @@ def train_in_worker(
 ) -> dict:
     """:func:`graphrec.model.train.train`, its fitting in two spawned processes, one after the
     other: NeuMF in the first, the models fitted beside it in the second, so that these do not
-    start on top of what TensorFlow kept of NeuMF's. The figures, or a worker's exception
+    start on top of what TensorFlow kept of NeuMF's. Below ``SEPARATE_STAGES_FROM_FOLLOWS``
+    follows, what it kept is small and one process does both: a second would cost one more
+    start of TensorFlow than it saves. The figures, or a worker's exception
     raised here. What the workers write to stderr (progress) is written to this process's
     stderr.
 
@@ -123,6 +126,8 @@ def train_in_worker(
 
     def build(staged: Path) -> dict:
         neumf = (staged, src_uids, dst_uids, config, holdout, silent)
+        if src_uids.size < SEPARATE_STAGES_FROM_FOLLOWS:
+            return _in_worker("train_into", neumf, model_dir)
         _in_worker("fit_neumf_into", neumf, model_dir)
         return _in_worker("fit_beside_into", (staged, silent), model_dir)
 
