@@ -22,6 +22,24 @@ from graphrec.paths import graphrec_home
 from graphrec.server.process import LocalServer
 from graphrec.settings import Settings
 
+# Every server the tests start (and those the commands they run start) lives a few minutes at
+# most: with the JIT's first tier alone it starts on much less CPU, and the suite starts many.
+os.environ.setdefault("GRAPHREC_NEO4J_JVM_OPTIONS", "-XX:TieredStopAtLevel=1")
+
+
+# scripts/test hands whole modules to the workers (--dist loadfile: a module's fixtures are set
+# up once). The longest go first, longest first, so that no worker is left with one of them
+# at the end while the other has finished.
+LONG_MODULES = ("test_bench_smoke", "test_faults", "test_model", "test_model_dir", "test_terminal")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.module.__name__ if item.module else ""
+        return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
 
 def worker_index() -> int:
     """0, or which pytest-xdist worker (gw0, gw1, ...) runs this process."""

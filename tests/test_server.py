@@ -2,6 +2,7 @@ import hashlib
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -134,3 +135,10 @@ def test_the_reason_a_database_did_not_start_is_read_from_the_debug_log(tmp_path
         "Caused by: not this one\n"
     )
     assert server.failure_cause() == "java.io.IOException: the root of it"
+
+
+def test_jvm_options_from_the_environment_reach_the_server(neo4j_server):
+    # conftest sets GRAPHREC_NEO4J_JVM_OPTIONS for every server the tests start
+    wanted = os.environ["GRAPHREC_NEO4J_JVM_OPTIONS"].split()
+    args = Path(f"/proc/{neo4j_server.pid()}/cmdline").read_bytes().decode().split("\0")
+    assert wanted and all(option in args for option in wanted), args

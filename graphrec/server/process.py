@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -67,6 +68,13 @@ JVM_FLAGS = [
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
     "--add-modules=jdk.incubator.vector",
 ]
+
+
+def extra_jvm_options() -> list[str]:
+    """JVM options added from GRAPHREC_NEO4J_JVM_OPTIONS (shell-quoted), after graphrec's own
+    (the tests start their many short-lived servers with -XX:TieredStopAtLevel=1, which
+    starts on much less CPU)."""
+    return shlex.split(os.environ.get("GRAPHREC_NEO4J_JVM_OPTIONS", ""))
 
 
 def set_initial_password(server: LocalServer, password: str) -> None:
@@ -219,6 +227,7 @@ class LocalServer:
                     f"-Xms{self.heap}",
                     f"-Xmx{self.heap}",
                     *JVM_FLAGS,
+                    *extra_jvm_options(),
                     *java_command(ENTRY_POINT, self.version)[1:],
                     f"--home-dir={self.home}",
                     f"--config-dir={self.conf_dir}",
