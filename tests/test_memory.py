@@ -22,6 +22,7 @@ def test_a_small_process_started_by_a_large_one_reports_its_own_peak():
 
 
 def test_children_peak_is_what_they_reported():
+    memory._reported.clear()  # what training run earlier in this process reported
     memory.note_child_peak(12.5)
     memory.note_child_peak(30.0)
     try:
