@@ -24,7 +24,6 @@ from urllib.parse import urlparse
 
 import neo4j
 import numpy as np
-from neo4j import exceptions as neo4j_errors
 
 from graphrec import store
 from graphrec.bounded import map_bounded, map_bounded_retrying
@@ -79,15 +78,6 @@ def follow_batches(follows: Follows, batch_size: int) -> Iterator[FollowBatch]:
         yield FollowBatch(fids=targets.tolist(), rows=rows, size=hi - lo)
 
 
-def _neo4j_failure(what: str, e: Exception) -> GraphrecError:
-    if isinstance(e, neo4j_errors.ServiceUnavailable | neo4j_errors.SessionExpired):
-        return store.connection_lost(what, e)
-    message = getattr(e, "message", None) or str(e)
-    if getattr(e, "code", None) == store.DEADLOCK_DETECTED:
-        return Deadlocked(f"Neo4j failed while {what}: {message}")
-    return GraphrecError(f"Neo4j failed while {what}: {message}")
-
-
 def _write_follows(
     driver: neo4j.Driver, database: str | None, batch: FollowBatch, create: bool
 ) -> int:
@@ -101,11 +91,8 @@ def _write_follows(
         result = tx.run(store.query(name), fids=batch.fids, rows=batch.rows)
         return result.consume().counters.relationships_created
 
-    try:
-        with driver.session(database=database) as session:
-            return session.execute_write(work)
-    except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as e:
-        raise _neo4j_failure("writing follows", e) from e
+    with store.errors_while("writing follows"), driver.session(database=database) as session:
+        return session.execute_write(work)
 
 
 def graph_counts(driver: neo4j.Driver, database: str | None = None) -> dict:

@@ -72,24 +72,24 @@ def open_driver(settings: Settings) -> neo4j.Driver:
 
 
 @contextlib.contextmanager
-def _errors_named(name: str) -> Iterator[None]:
-    """The driver's errors while running the query ``name``, as graphrec's own."""
+def errors_while(doing: str) -> Iterator[None]:
+    """The driver's errors while ``doing`` (say, "running load_users"), as graphrec's own."""
     try:
         yield
     except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as e:
-        raise connection_lost(f"running {name}", e) from e
+        raise connection_lost(doing, e) from e
     except neo4j_errors.Neo4jError as e:
         if e.code == DATABASE_UNAVAILABLE:
             raise GraphUnavailable(
-                f"Neo4j's database is not available (running {name}): restart Neo4j "
+                f"Neo4j's database is not available ({doing}): restart Neo4j "
                 "(`graphrec neo4j stop`, then `graphrec neo4j start`, which says why when it "
                 "cannot bring the database up)"
             ) from e
         if e.code == DEADLOCK_DETECTED:
-            raise Deadlocked(f"Neo4j failed running {name}: {e.message}") from e
-        raise GraphrecError(f"Neo4j failed running {name}: {e.message}") from e
+            raise Deadlocked(f"Neo4j failed {doing}: {e.message}") from e
+        raise GraphrecError(f"Neo4j failed {doing}: {e.message}") from e
     except neo4j_errors.DriverError as e:
-        raise GraphrecError(f"Neo4j driver failed running {name}: {_first_line(e)}") from e
+        raise GraphrecError(f"Neo4j driver failed {doing}: {_first_line(e)}") from e
 
 
 def connection_lost(doing: str, e: Exception) -> GraphUnavailable:
@@ -106,7 +106,7 @@ def _first_line(e: Exception) -> str:
 
 
 def _run(driver: neo4j.Driver, name: str, routing, database: str | None, params: dict):
-    with _errors_named(name):
+    with errors_while(f"running {name}"):
         return driver.execute_query(
             query(name), parameters_=params, routing_=routing, database_=database
         )
@@ -214,7 +214,7 @@ def run_in_transactions(
     driver: neo4j.Driver, name: str, database: str | None = None, /, **params: Any
 ) -> neo4j.ResultSummary:
     """Run a ``CALL {...} IN TRANSACTIONS`` statement, which needs an auto-commit session."""
-    with _errors_named(name), driver.session(database=database) as session:
+    with errors_while(f"running {name}"), driver.session(database=database) as session:
         return session.run(query(name), params).consume()
 
 

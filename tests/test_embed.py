@@ -154,7 +154,7 @@ def test_a_deadlock_neo4j_detects_is_raised_as_deadlocked(graph):
 
     def take(tx, uid: int) -> None:
         try:
-            with store._errors_named("lock_user"):
+            with store.errors_while("running lock_user"):
                 tx.run(lock, uid=uid).consume()
         except GraphrecError as e:
             errors.append(e)

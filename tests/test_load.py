@@ -154,7 +154,7 @@ def test_load_reports_a_broken_batch_as_graphrec_error(graph):
     # A follow whose target user is missing must fail loudly, not shift other follows.
     batch = loader.FollowBatch(fids=[10, 11], rows=[[1, [0, 1]]], size=2)
     store.write(graph, "merge_users", None, uids=[1, 10])
-    with pytest.raises(GraphrecError, match="Neo4j failed while writing follows"):
+    with pytest.raises(GraphrecError, match="Neo4j failed writing follows"):
         loader._write_follows(graph, None, batch, create=True)
     assert loader.graph_counts(graph)["follows"] == 0
 
