@@ -7,6 +7,7 @@ import pytest
 
 from graphrec.evaluation import baselines as bl
 from graphrec.evaluation import methods, metrics
+from graphrec.evaluation.tuning_memo import TuningMemo
 from graphrec.model import splits
 from graphrec.model.artifacts import NeuMFConfig
 
@@ -344,6 +345,53 @@ def test_tuned_baselines_do_not_read_the_test_items():
             a.score_items(users, users[None].repeat(users.size, 0)),
             b.score_items(users, users[None].repeat(users.size, 0)),
         )
+
+
+def _tuned(split: splits.Split, memo: TuningMemo) -> dict:
+    grids = {"als": [{"factors": 4, "iterations": 2}, {"factors": 8, "iterations": 2}]}
+    return {r.name: r for r in bl.tuned_baselines(split, seed=3, grids=grids, memo=memo)}
+
+
+def test_a_search_on_the_same_follows_is_reused_and_one_on_other_follows_is_not(
+    tmp_path, monkeypatch
+):
+    split = random_split(n=40, density=0.2, seed=7)
+    path = tmp_path / "baseline_tuning.json"
+    memo = TuningMemo(path)
+    searched = _tuned(split, memo)
+    assert not path.exists()  # written when saved
+    memo.save()
+    assert {r.extra_figures["tuning"] for r in searched.values()} == {"searched", "none"}
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched a grid whose outcome was kept")
+
+    with monkeypatch.context() as patched:
+        for factory, _ in bl.tunable():
+            patched.setattr(factory, "fit_grid", classmethod(no_search))
+        reused = _tuned(split, TuningMemo(path))
+    users = np.arange(split.n_ids)
+    for name, rec in reused.items():
+        figures, before = rec.extra_figures, searched[name].extra_figures
+        assert figures["tuning"] == ("none" if name == "follow_back" else "reused")
+        assert figures["params"] == before["params"]
+        assert figures["grid"] == before["grid"]
+        np.testing.assert_allclose(
+            rec.score_items(users, users[None].repeat(users.size, 0)),
+            searched[name].score_items(users, users[None].repeat(users.size, 0)),
+        )
+
+    # one more training follow: other inputs, so every grid is searched again
+    missing = np.argwhere(~dense(split).astype(bool) & ~np.eye(split.n_ids, dtype=bool))[0]
+    grown = splits.Split(
+        split.n_ids,
+        np.append(split.train_src, missing[0]),
+        np.append(split.train_dst, missing[1]),
+        split.test_users,
+        split.test_items,
+    )
+    again = _tuned(grown, TuningMemo(path))
+    assert {r.extra_figures["tuning"] for r in again.values()} == {"searched", "none"}
 
 
 def test_ranking_metrics_without_the_ncf_protocol_and_with_extra_figures(clique_split):

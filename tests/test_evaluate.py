@@ -192,21 +192,12 @@ def test_evaluate_cli_json_keys(tmp_path, cli_env):
     model_dir = tmp_path / "m"
     config = NeuMFConfig(epochs=1, batch_size=2048, search=(), two_tower=False)
     train(src, dst, model_dir, config, silent=True)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "evaluate",
-            "--model-dir",
-            str(model_dir),
-            "--from-csv",
-            str(csv),
-            "--users",
-            "30",
-            "--json",
-        ],
-        env=cli_env,
-        catch_exceptions=False,
-    )
+    args = ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30"]
+    table = CliRunner().invoke(cli, args, env=cli_env, catch_exceptions=False)
+    assert table.exit_code == 0
+    searched = json.loads((model_dir / "metrics.json").read_text())
+    assert searched["rp3beta"]["tuning"] == "searched"
+    result = CliRunner().invoke(cli, [*args, "--json"], env=cli_env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) >= {"neumf", "popularity", "fof", "adamic_adar"}
@@ -215,11 +206,9 @@ def test_evaluate_cli_json_keys(tmp_path, cli_env):
     for figures in data.values():
         assert {"hr@10", "ndcg@10", "hr@50", "ncf_hr@10", "ncf_ndcg@10"} <= set(figures)
         assert figures["users"] == 30
-    table = CliRunner().invoke(
-        cli,
-        ["evaluate", "--model-dir", str(model_dir), "--from-csv", str(csv), "--users", "30"],
-        env=cli_env,
-        catch_exceptions=False,
-    )
-    assert table.exit_code == 0
+    # the same follows: each grid search of the first run is reused, with the same outcome
+    for name in ("rp3beta", "item_knn", "ease", "als"):
+        assert data[name]["tuning"] == "reused", name
+        assert data[name]["params"] == searched[name]["params"]
+        assert data[name]["hr@10"] == searched[name]["hr@10"]
     assert table.stdout.splitlines()[0].split()[:3] == ["method", "hr@10", "ndcg@10"]

@@ -64,7 +64,14 @@ def _evaluate(
     silent: bool = True,
 ) -> dict:
     from graphrec.evaluation.offline import evaluate_model
-    from graphrec.model.artifacts import HOLDOUT, VALIDATION, read_pairs, require_model_dir
+    from graphrec.evaluation.tuning_memo import TuningMemo
+    from graphrec.model.artifacts import (
+        BASELINE_TUNING,
+        HOLDOUT,
+        VALIDATION,
+        read_pairs,
+        require_model_dir,
+    )
     from graphrec.model.scorer import NumpyScorer
     from graphrec.model.splits import split_from_holdout
 
@@ -81,9 +88,18 @@ def _evaluate(
         raise GraphrecError("no held-out follows to evaluate (no user has 3 or more follows)")
     pairs = read_pairs(path, VALIDATION)  # NeuMF validated on them; the baselines tune on them
     validation = (pairs[:, 0], pairs[:, 1]) if len(pairs) else None
-    return evaluate_model(
-        scorer, split, n_users=n_users, seed=seed, validation_pairs=validation, silent=silent
+    memo = TuningMemo(path / BASELINE_TUNING)
+    metrics = evaluate_model(
+        scorer,
+        split,
+        n_users=n_users,
+        seed=seed,
+        validation_pairs=validation,
+        silent=silent,
+        memo=memo,
     )
+    memo.save()
+    return metrics
 
 
 def _metric_rows(metrics: dict) -> list[dict]:

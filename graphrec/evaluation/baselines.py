@@ -19,7 +19,8 @@ Every setting of a method's small grid is fitted on the training follows minus t
 follows and scored by HR@10 on the validation users with
 :func:`graphrec.evaluation.metrics.ranking_metrics`; the best setting is fitted again on every
 training follow. The chosen setting, the grid's figures and the fit times go into the method's
-figures.
+figures. A :class:`~graphrec.evaluation.tuning_memo.TuningMemo` keeps each search's outcome,
+so that a later evaluation on the same inputs refits the chosen setting without searching.
 
 Cost stays bounded on graphs of about a million follows: scores are computed for a batch of
 users at a time; an unpruned neighbourhood method builds only the item-item rows of the
@@ -44,6 +45,7 @@ from graphrec.evaluation.methods import (
     Recommender,
 )
 from graphrec.evaluation.metrics import ranking_metrics
+from graphrec.evaluation.tuning_memo import TuningMemo, TuningScope
 from graphrec.model.artifacts import NeuMFConfig
 from graphrec.model.sampling import pair_keys
 from graphrec.model.splits import DEFAULT_SEED, Split, leave_one_out_split
@@ -442,6 +444,8 @@ def tune(
     validation: Split | None,
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    memo: TuningScope | None = None,
+    method: str = "",
 ) -> DenseScoreRecommender:
     """Fit ``make`` with each setting on ``validation`` (``make.fit_grid``), refit the best.
 
@@ -450,12 +454,22 @@ def tune(
     the method is given :func:`training_only`). The setting with the best validation HR@10
     (the first on ties, the first when there is nothing to validate on) is fitted on
     ``train``. The returned recommender's ``extra_figures`` records the chosen setting, the
-    figures of every setting, and the fit times. ``progress`` counts each fit.
+    figures of every setting, the fit times, and whether the grid was ``searched`` now, its
+    outcome ``reused`` from ``memo`` (the entry for ``method`` with these inputs and grid,
+    written after a search), or there was ``none`` to search. ``progress`` counts each fit.
     """
     grid = [dict(setting) for setting in grid]
     searched: list[dict[str, Any]] = []
+    chosen, reused_from = grid[0], None
     started = time.perf_counter()
-    if len(grid) > 1 and validation is not None and validation.test_users.size:
+    can_search = len(grid) > 1 and validation is not None and validation.test_users.size > 0
+    known = memo.recall(method, grid) if memo is not None and can_search else None
+    if known is not None and known.get("params") in grid and isinstance(known.get("grid"), list):
+        searched, chosen, reused_from = known["grid"], known["params"], known
+        if progress is not None:
+            progress.update(len(grid))
+    elif can_search:
+        assert validation is not None
         fits = make.fit_grid(validation, grid)
         for setting in grid:
             fit_started = time.perf_counter()
@@ -479,20 +493,26 @@ def tune(
             del rec
             if progress is not None:
                 progress.update(1)
+        best = max(range(len(searched)), key=lambda i: searched[i][VALIDATION_METRIC])
+        chosen = grid[best]
     tune_seconds = time.perf_counter() - started
-    best = max(range(len(searched)), key=lambda i: searched[i][VALIDATION_METRIC], default=0)
     started = time.perf_counter()
-    rec = make(train if train.test_users.size == 0 else training_only(train), **grid[best])
+    rec = make(train if train.test_users.size == 0 else training_only(train), **chosen)
+    validated = next((s for s in searched if s["params"] == chosen), None)
     rec.extra_figures = {
-        "params": grid[best],
-        f"validation_{VALIDATION_METRIC}": (
-            searched[best][VALIDATION_METRIC] if searched else None
-        ),
+        "params": chosen,
+        f"validation_{VALIDATION_METRIC}": validated[VALIDATION_METRIC] if validated else None,
         "validation_users": int(validation.test_users.size) if validation and searched else 0,
         "grid": searched,
+        "tuning": "reused" if reused_from else "searched" if searched else "none",
         "fit_seconds": round(time.perf_counter() - started, 3),
         "tune_seconds": round(tune_seconds, 3),
     }
+    if reused_from:  # what the search cost when it ran
+        rec.extra_figures["searched_seconds"] = reused_from.get("tune_seconds")
+    elif memo is not None and searched:
+        outcome = {k: v for k, v in rec.extra_figures.items() if k != "fit_seconds"}
+        memo.remember(method, grid, outcome)
     if progress is not None:
         progress.update(1)
     return rec
@@ -528,6 +548,7 @@ def tuned_baselines(
     validation_users: int = VALIDATION_USERS,
     only: Sequence[str] | None = None,
     progress: Progress | None = None,
+    memo: TuningMemo | None = None,
 ) -> Iterator[Recommender]:
     """Every tuned baseline (or those named in ``only``), fitted on the training follows, each
     tuned and fitted only when the caller asks for the next one: a caller that lets go of one
@@ -535,16 +556,18 @@ def tuned_baselines(
 
     ``validation`` defaults to :func:`validation_split` of the training follows with up to
     ``validation_users`` users; ``grids`` replaces the grids of the methods it names;
-    ``progress`` counts each fit.
+    ``progress`` counts each fit; ``memo`` gives the outcomes of earlier searches on the same
+    inputs (reused) and takes those of new ones.
     """
     train = training_only(split)
     if validation is None:
         validation = validation_split(train, validation_users, seed=seed)
+    scope = memo.scope(train, validation, seed) if memo is not None else None
     grids = {**GRIDS, **(grids or {})}
     for make, key in tunable(include_als):
         if only is None or key in only:
             grid = affordable(grids[key], split.n_ids)
-            yield tune(make, grid, train, validation, seed, progress)
+            yield tune(make, grid, train, validation, seed, progress, scope, key)
 
 
 def tuning_fits(n_ids: int, include_als: bool = True) -> int:

@@ -23,6 +23,7 @@ from graphrec.evaluation.methods import (
     Recommender,
 )
 from graphrec.evaluation.metrics import DEFAULT_USERS, classification_metrics, ranking_metrics
+from graphrec.evaluation.tuning_memo import TuningMemo
 from graphrec.model.scorer import NumpyScorer
 from graphrec.model.splits import DEFAULT_SEED, Split, dense_index
 from graphrec.progress import Progress
@@ -36,9 +37,11 @@ def baselines(
     validation: Split | None = None,
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    memo: TuningMemo | None = None,
 ) -> Iterator[Recommender]:
     """Popularity, friends-of-friends, Adamic-Adar, and the tuned baselines (``progress``
-    counts each fit of a tuned one), each built when the next is asked for.
+    counts each fit of a tuned one; ``memo`` keeps their grid searches' outcomes), each built
+    when the next is asked for.
 
     The tuned ones (graphrec.evaluation.baselines: follow-back, RP3beta, item-KNN, EASE, and
     ALS when ``implicit`` is installed) choose their hyperparameters on ``validation`` (carved
@@ -46,7 +49,9 @@ def baselines(
     """
     for method in UNTUNED:
         yield method(split)
-    yield from tuned_baselines(split, validation, include_als, seed=seed, progress=progress)
+    yield from tuned_baselines(
+        split, validation, include_als, seed=seed, progress=progress, memo=memo
+    )
 
 
 def _neumf_then_baselines(
@@ -56,9 +61,10 @@ def _neumf_then_baselines(
     validation: Split | None,
     seed: int,
     progress: Progress,
+    memo: TuningMemo | None,
 ) -> Iterator[Recommender]:
     yield NeuMFRecommender(scorer, split)
-    yield from baselines(split, include_als, validation, seed, progress)
+    yield from baselines(split, include_als, validation, seed, progress, memo)
 
 
 def evaluate_model(
@@ -69,6 +75,7 @@ def evaluate_model(
     include_als: bool = True,
     validation_pairs: tuple[np.ndarray, np.ndarray] | None = None,
     silent: bool = True,
+    memo: TuningMemo | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Ranking figures for NeuMF and every baseline, plus NeuMF's classification figures.
 
@@ -87,7 +94,9 @@ def evaluate_model(
     n_methods = 1 + len(UNTUNED) + len(tunable(include_als))
     fits = tuning_fits(split.n_ids, include_als)
     with Progress("evaluating", total=fits + n_methods, unit="steps", silent=silent) as progress:
-        methods = _neumf_then_baselines(scorer, split, include_als, validation, seed, progress)
+        methods = _neumf_then_baselines(
+            scorer, split, include_als, validation, seed, progress, memo
+        )
         results = ranking_metrics(methods, split, n_users=n_users, seed=seed, progress=progress)
     results["neumf"].update(classification_metrics(scorer, split, seed=seed))
     return results

@@ -49,9 +49,21 @@ METRICS = "metrics.json"
 CURVES = "curves.png"
 TABLES = "tables"
 RANKER = "ranker.json"  # written by graphrec.evaluation.ranker_fit, read by recommend.rank
+BASELINE_TUNING = "baseline_tuning.json"  # graphrec.evaluation.tuning_memo
 # what a model folder may hold; training replaces a plain folder only when it holds no more
 MODEL_FILES = frozenset(
-    {META, WEIGHTS, KERAS_MODEL, HOLDOUT, VALIDATION, METRICS, CURVES, TABLES, RANKER}
+    {
+        META,
+        WEIGHTS,
+        KERAS_MODEL,
+        HOLDOUT,
+        VALIDATION,
+        METRICS,
+        CURVES,
+        TABLES,
+        RANKER,
+        BASELINE_TUNING,
+    }
 )
 TABLE_KEYS = (
     "uids",
