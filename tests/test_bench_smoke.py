@@ -140,17 +140,31 @@ def test_pipeline_and_serve_benchmarks_quick_run(cli_env, tmp_path):
     embedded = json.loads((tmp_path / "embed.json").read_text())
     assert embedded["relationships"] > 20_000 and embedded["median_per_second"] > 0
 
-
-def test_vector_index_benchmark_quick_run(cli_env, tmp_path):
+    # bench/vector_index.py, on the same graph and model (last: it rebuilds the index)
     out = tmp_path / "vector_index.json"
-    env = {**cli_env, "GRAPHREC_DATASETS": str(DATASETS)}
-    args = ["--quick", "--model-dir", str(tmp_path / "model"), "--out", str(out)]
+    args = ["--quick", "--model-dir", str(model_dir), "--out", str(out)]
     _run(["bench/vector_index.py", *args], env, timeout=600)
     data = json.loads(out.read_text())
     assert data["dataset"] == SMALLEST and data["relationships"] > 20_000
     assert [r["product_setting"] for r in data["runs"]] == [False, True]
     for run in data["runs"]:
         assert run["build_seconds"] > 0 and 0.0 < run["recall_at_30"] <= 1.0
+
+
+def test_vector_index_benchmark_trains_a_model_train_accepts():
+    """bench/vector_index.py trains a model when given none (the smoke run above gives it
+    one): every option it passes is one of `graphrec train`'s."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from vector_index import TRAIN_QUICKLY
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    from graphrec.cli import cli
+
+    command, *options = TRAIN_QUICKLY
+    train = cli.commands[command]
+    context = train.make_context(command, [*options, "--model-dir", "m"])
+    assert context.params["epochs"] == 1 and context.params["model_dir"] is not None
 
 
 def test_scale_benchmark_quick_run(tmp_path):
