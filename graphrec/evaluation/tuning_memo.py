@@ -3,8 +3,8 @@ on the same follows refits only the chosen setting instead of searching its grid
 
 `graphrec train` evaluates at its end and `graphrec evaluate` repeats the same tuning: same
 training follows, same validation follows (the model's), same seed, same grids. Each entry is
-keyed by a digest of exactly those inputs, so a reused choice is the one a new search would
-make; when the graph has changed since, the digest differs and the grid is searched again.
+keyed by a digest of exactly those inputs, so a reused choice was made on the same data; when
+the graph has changed since, the digest differs and the grid is searched again.
 """
 
 from __future__ import annotations
