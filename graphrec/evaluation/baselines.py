@@ -464,7 +464,7 @@ def tune(
     started = time.perf_counter()
     can_search = len(grid) > 1 and validation is not None and validation.test_users.size > 0
     known = memo.recall(method, grid) if memo is not None and can_search else None
-    if known is not None and known.get("params") in grid and isinstance(known.get("grid"), list):
+    if known is not None:
         searched, chosen, reused_from = known["grid"], known["params"], known
         if progress is not None:
             progress.update(len(grid))

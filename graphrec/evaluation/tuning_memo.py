@@ -54,6 +54,10 @@ class TuningMemo:
         )
         return TuningScope(self, inputs)
 
+    def put(self, method: str, entry: dict[str, Any]) -> None:
+        self.entries[method] = entry
+        self.changed = True
+
     def save(self) -> None:
         if self.changed:
             write_text(self.path, json.dumps(self.entries, indent=2))
@@ -72,13 +76,19 @@ class TuningScope:
         return _digest(self.inputs.encode(), json.dumps(list(grid), sort_keys=True).encode())
 
     def recall(self, method: str, grid: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+        """The entry for ``method`` searched over ``grid`` on these inputs: its chosen
+        setting ``params`` (one of ``grid``) and the figures of the ``grid`` it searched."""
         entry = self.memo.entries.get(method)
-        if isinstance(entry, dict) and entry.get("key") == self._key(grid):
+        if (
+            isinstance(entry, dict)
+            and entry.get("key") == self._key(grid)
+            and entry.get("params") in grid
+            and isinstance(entry.get("grid"), list)
+        ):
             return entry
         return None
 
     def remember(
         self, method: str, grid: Sequence[Mapping[str, Any]], outcome: Mapping[str, Any]
     ) -> None:
-        self.memo.entries[method] = {"key": self._key(grid), **outcome}
-        self.memo.changed = True
+        self.memo.put(method, {"key": self._key(grid), **outcome})
