@@ -19,7 +19,7 @@ def _table_and_step(optimizer, rows: list[int], dense: bool = False, seed: int =
         gradient = tape.gradient(loss, table.value)
         optimizer.apply([tf.convert_to_tensor(gradient) if dense else gradient], [table])
 
-    return table, lambda: step(tf.constant(rows, tf.int32))
+    return table, lambda ids=rows: step(tf.constant(ids, tf.int32))
 
 
 @pytest.mark.parametrize("rows", [[1, 4], [4, 1, 4, 4]])  # repeats sum their gradients
@@ -34,6 +34,33 @@ def test_one_step_equals_adam_on_the_dense_gradient(rows):
     lazy_step()
     dense_step()
     np.testing.assert_allclose(lazy.numpy(), dense.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def _lazy_adam_in_numpy(table: np.ndarray, batches: list[list[int]], lr: float) -> np.ndarray:
+    """Adam on the rows each batch looked up, its repeats' gradients summed, for the loss
+    of _table_and_step (each looked-up row's squared norm, once per repeat)."""
+    b1, b2, eps = 0.9, 0.999, 1e-7
+    w, m, v = table.astype(np.float64), np.zeros(table.shape), np.zeros(table.shape)
+    for t, batch in enumerate(batches, start=1):
+        rows, repeats = np.unique(batch, return_counts=True)
+        grad = 2 * repeats[:, None] * w[rows]
+        m[rows] = b1 * m[rows] + (1 - b1) * grad
+        v[rows] = b2 * v[rows] + (1 - b2) * grad**2
+        w[rows] -= lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m[rows] / (np.sqrt(v[rows]) + eps)
+    return w
+
+
+def test_steps_with_repeated_rows_follow_lazy_adam_in_numpy():
+    """Several steps, rows repeated within a batch and coming back with their moments: the
+    update that never deduplicates the rows still sums their gradients exactly enough."""
+    from graphrec.model.optimizers import LazyAdam
+
+    batches = [[4, 1, 4, 4], [0, 4], [1, 1, 5], [4, 4, 0, 1]]
+    table, step = _table_and_step(LazyAdam(learning_rate=0.1), batches[0])
+    expected = _lazy_adam_in_numpy(table.numpy(), batches, lr=0.1)
+    for batch in batches:
+        step(batch)
+    np.testing.assert_allclose(table.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_rows_never_looked_up_never_move():

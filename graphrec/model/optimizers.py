@@ -8,9 +8,13 @@ what an embedding table needs when batches are small and tables are large. Dense
 
 A row looked up several times in a batch gets the sum of its gradients, squared once for the
 second moment, as Adam is defined (Keras's Adam, given such a sparse gradient, adds up the
-squares of the parts instead). Rows are deduplicated by sorting their indices inside the
-compiled step: XLA's `unique` on a CPU cost more than the whole dense update
-(docs/benchmarks.md).
+squares of the parts instead). The step never deduplicates the rows: sorting them inside
+the compiled step, or XLA's `unique`, cost a CPU more than the rest of the update
+(docs/benchmarks.md). Instead every write is one that repeats cannot spoil: a row's first
+moment is decayed by writing the same value once per repeat, then each repeat's gradient is
+scatter-added to it, which sums them; the summed gradient is read back from the moment it
+moved, and the second moment and the row itself are written, again the same value per
+repeat.
 """
 
 from __future__ import annotations
@@ -33,30 +37,20 @@ class LazyAdam(keras.optimizers.Adam):
             * tf.sqrt(1 - tf.pow(beta_2, step))
             / (1 - tf.pow(beta_1, step))
         )
-        rows, grad, valid = _summed_rows(gradient, dtype)
+        rows = gradient.indices
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
-        m_old, v_old = tf.gather(m.value, rows), tf.gather(v.value, rows)
-        m_new = beta_1 * m_old + (1 - beta_1) * grad
-        v_new = beta_2 * v_old + (1 - beta_2) * tf.square(grad)
-        # padding rows (valid = 0) add nothing wherever they point
-        self.assign_add(m, tf.IndexedSlices(valid * (m_new - m_old), rows))
-        self.assign_add(v, tf.IndexedSlices(valid * (v_new - v_old), rows))
-        step_size = valid * alpha * m_new / (tf.sqrt(v_new) + self.epsilon)
-        self.assign_sub(variable, tf.IndexedSlices(step_size, rows))
+        m_old, v_old = _gather(m, rows), _gather(v, rows)
+        self.assign(m, tf.IndexedSlices(beta_1 * m_old, rows))
+        self.assign_add(m, tf.IndexedSlices((1 - beta_1) * tf.cast(gradient.values, dtype), rows))
+        m_new = _gather(m, rows)
+        summed = (m_new - beta_1 * m_old) / (1 - beta_1)  # each row's gradients, added up
+        v_new = beta_2 * v_old + (1 - beta_2) * tf.square(summed)
+        self.assign(v, tf.IndexedSlices(v_new, rows))
+        moved = _gather(variable, rows) - alpha * m_new / (tf.sqrt(v_new) + self.epsilon)
+        self.assign(variable, tf.IndexedSlices(moved, rows))
 
 
-def _summed_rows(gradient: tf.IndexedSlices, dtype: tf.DType) -> tuple[tf.Tensor, ...]:
-    """(rows, their summed gradients, a (n, 1) 1/0 mask of real rows), with as many entries
-    as the gradient has (a static shape for XLA): each row once, then padding."""
-    indices = gradient.indices
-    n = tf.shape(indices)[0]
-    order = tf.argsort(indices)
-    ordered = tf.gather(indices, order)
-    first = tf.concat([tf.ones([1], tf.bool), ordered[1:] != ordered[:-1]], axis=0)
-    segment = tf.cumsum(tf.cast(first, tf.int32)) - 1
-    values = tf.gather(tf.cast(gradient.values, dtype), order)
-    grad = tf.math.unsorted_segment_sum(values, segment, n)
-    valid = tf.range(n) <= segment[-1]
-    rows = tf.where(valid, tf.math.unsorted_segment_max(ordered, segment, n), 0)
-    return rows, grad, tf.cast(valid, dtype)[:, None]
+def _gather(variable, rows: tf.Tensor) -> tf.Tensor:  # type: ignore[no-untyped-def]
+    """The rows of a Keras or a TensorFlow variable, read after every earlier write."""
+    return tf.gather(variable.value if isinstance(variable, keras.Variable) else variable, rows)
