@@ -46,9 +46,11 @@ from graphrec.progress import Progress, Step
 PREFETCH_BATCHES = 4  # batches drawn ahead of the train step, on tf.data's thread
 FIT_FOLLOWS = "fit_follows.tmp.npz"  # NeuMF's training and validation follows, for the next stage
 RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties the tables
-# optimizer="auto" takes lazy Adam from this many uids: past the crossover measured at latent
-# 8 and 32, where a step of Keras's Adam costs more than the lazy one (docs/history.md)
-LAZY_ADAM_FROM_UIDS = 650_000
+# optimizer="auto" takes lazy Adam from this many uids: near where Keras's Adam, at the
+# narrowest rung of the search, starts to cost a step more than lazy Adam. Where the crossover
+# lies depends on the machine's memory bandwidth; past it Keras's step grows with the tables,
+# so erring low costs little and erring high a lot (docs/benchmarks.md, "NeuMF step")
+LAZY_ADAM_FROM_UIDS = 150_000
 OPTIMIZERS = ("auto", "adam", "lazy_adam")
 
 
@@ -62,7 +64,8 @@ def auto_tie(mutual: float) -> str:
 def auto_optimizer(n_ids: int) -> str:
     """optimizer="auto": Keras's Adam updates every row of every table at each step, so its
     step grows with the uids and an epoch with follows x uids; lazy Adam's step is flat in
-    the uids but dearer on small tables (docs/history.md, "Scale and 10M follows")."""
+    the uids and as cheap or cheaper from about LAZY_ADAM_FROM_UIDS (docs/benchmarks.md,
+    "NeuMF step")."""
     return "lazy_adam" if n_ids >= LAZY_ADAM_FROM_UIDS else "adam"
 
 
