@@ -519,6 +519,7 @@ def test_train_shows_every_long_phase_on_stderr(cli_env, tmp_path):
         "indexing the follows ...",
         "indexing the follows: done in",
         "holding out test and validation follows ...",
+        "examples (100%)",  # within the epoch
         "training: ",
         "fitting the dot-product MF the ranker reads (implicit ALS): ",
         "evaluating: ",

@@ -339,7 +339,11 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
             data.batch_size,
         )
         t = time.perf_counter()
-        loss = factor * float(model.fit(ds, epochs=1, verbose=0, shuffle=False).history["loss"][-1])
+        label = f"[{run.label}] epoch {epoch}"
+        with Progress(label, total=n_examples, unit="examples", silent=silent) as within:
+            shown = [_EpochProgress(within, data.batch_size)] if not silent else None
+            fitted = model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=shown)
+        loss = factor * float(fitted.history["loss"][-1])
         seconds = time.perf_counter() - t
         val_loss = (
             data.val_factor * float(model.evaluate(data.val_ds, verbose=0))
@@ -376,6 +380,19 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
         else:
             run.waited += 1
             run.stopped = run.waited >= config.patience
+
+
+class _EpochProgress(keras.callbacks.Callback):
+    """The examples an epoch has trained on so far, with rate and ETA: at millions of
+    follows one epoch takes minutes."""
+
+    def __init__(self, progress: Progress, batch_size: int) -> None:
+        super().__init__()
+        self.progress, self.batch_size = progress, batch_size
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        left = (self.progress.total or 0) - self.progress.done
+        self.progress.update(min(self.batch_size, left))  # the last batch is padded
 
 
 def _new_run(config: NeuMFConfig, data: _Data, silent: bool) -> _Run:
