@@ -105,6 +105,17 @@ def test_page_cache_is_sized_from_the_store_within_bounds(tmp_path, monkeypatch)
     assert process.page_cache_size(tmp_path) == f"{int(memory * 1e-3) // 2**20}m"
 
 
+def test_a_repair_start_may_grow_the_heap_within_the_machine(monkeypatch):
+    from graphrec.server import process
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    room = min(process.REPAIR_HEAP_BYTES, int(memory * process.REPAIR_RAM_SHARE))
+    assert process.repair_heap("512m") == f"{max(room, 2**29) // 2**20}m"
+    assert process.repair_heap("64g") == "65536m"  # never below the usual heap
+    monkeypatch.setattr(process, "REPAIR_RAM_SHARE", 1e-4)  # a machine with little room
+    assert process.repair_heap("1g") == "1024m"
+
+
 def test_routing_uri_works_against_the_local_server(graph, cli_env, neo4j_server, tmp_path):
     """A cluster is reached through neo4j:// with reads routed to secondaries; the same code
     path must work against one local server, for writes and reads."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from graphrec.cli.common import App, json_option, pass_app
@@ -38,7 +40,8 @@ def install() -> None:
     "--repair",
     is_flag=True,
     help="Let recovery cut an unreadable end off the transaction log (what a full disk "
-    "leaves: a write that never committed) instead of keeping the database offline.",
+    "leaves: a write that never committed) instead of keeping the database offline, with a "
+    "larger heap for that start; then restart as usual.",
 )
 @json_option
 def start(bolt_port, http_port, wait_seconds, repair, as_json) -> None:
@@ -47,17 +50,14 @@ def start(bolt_port, http_port, wait_seconds, repair, as_json) -> None:
     The first start sets the password from NEO4J_PASSWORD, or generates one and keeps it in
     the server's state.json (mode 0600), where every graphrec command finds it.
     """
-    from graphrec.settings import resolve_settings
-    from graphrec.store import offline_databases, open_driver
-
     server = LocalServer.from_env(bolt_port=bolt_port, http_port=http_port)
     info = server.start(wait_seconds=wait_seconds, log=_log, repair=repair)
-    # this server's own address and credentials (a first start has just made the password)
-    driver = open_driver(resolve_settings(uri=server.bolt_uri))
-    try:
-        offline = offline_databases(driver)
-    finally:
-        driver.close()
+    offline = _offline_databases(server)
+    if repair and not offline:  # recovered: run on as configured, without the repair's heap
+        _log("recovered; restarting without the repair settings")
+        server.stop(log=_log)
+        info = server.start(wait_seconds=wait_seconds, log=_log)
+        offline = _offline_databases(server)
     if offline:
         reasons = "; ".join(f"{r['name']}: {(r['message'] or r['status'])[:300]}" for r in offline)
         hint = (
@@ -73,6 +73,18 @@ def start(bolt_port, http_port, wait_seconds, repair, as_json) -> None:
             reasons += f"; Neo4j's reason: {cause} (logs/debug.log in {server.home})"
         raise GraphrecError(f"Neo4j started, but not every database is online ({reasons}).{hint}")
     render(info, as_json)
+
+
+def _offline_databases(server: LocalServer) -> list[Any]:
+    from graphrec.settings import resolve_settings
+    from graphrec.store import offline_databases, open_driver
+
+    # this server's own address and credentials (a first start has just made the password)
+    driver = open_driver(resolve_settings(uri=server.bolt_uri))
+    try:
+        return offline_databases(driver)
+    finally:
+        driver.close()
 
 
 @neo4j.command()

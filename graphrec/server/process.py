@@ -35,6 +35,11 @@ from graphrec.server.state import read_state, server_home, write_state
 # but never more than PAGECACHE_RAM_SHARE of the machine, which leaves room for TensorFlow
 # and the OS's file cache. GRAPHREC_NEO4J_HEAP / GRAPHREC_NEO4J_PAGECACHE override both.
 DEFAULT_HEAP = "2g"
+# A repair start's heap may grow to this (never past REPAIR_RAM_SHARE of the machine): before
+# Neo4j finds the end of a torn transaction log unreadable, it allocates the list of records
+# the torn entry announces, up to 2^31 references of 4 bytes (README, "Disk full")
+REPAIR_HEAP_BYTES = 10 * 2**30
+REPAIR_RAM_SHARE = 0.6
 DEFAULT_PAGECACHE = "auto"
 MIN_PAGECACHE = 2 * 2**30
 PAGECACHE_HEADROOM = 1.25
@@ -112,6 +117,20 @@ def page_cache_size(home: Path) -> str:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     wanted = max(MIN_PAGECACHE, int(on_disk * PAGECACHE_HEADROOM))
     return f"{min(wanted, int(memory * PAGECACHE_RAM_SHARE)) // 2**20}m"
+
+
+def _bytes(size: str) -> int:
+    """A Neo4j/JVM size ("1g", "512m", "2048k" or bytes) in bytes."""
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    unit = units.get(size[-1:].lower())
+    return int(size[:-1]) * unit if unit else int(size)
+
+
+def repair_heap(heap: str) -> str:
+    """The heap a repair start may grow to: ``heap``, or more where the machine has room."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    room = min(REPAIR_HEAP_BYTES, int(memory * REPAIR_RAM_SHARE))
+    return f"{max(_bytes(heap), room) // 2**20}m"
 
 
 def _port_open(port: int) -> bool:
@@ -200,7 +219,8 @@ class LocalServer:
 
         ``repair``: for this start only, let recovery cut a transaction log whose end is
         unreadable (a write the disk had no room for, never committed) instead of keeping the
-        database offline."""
+        database offline, and let the heap grow to ``repair_heap``: reading that end may
+        allocate far more than the usual heap holds. Restart without it afterwards."""
         if self.is_running():
             log(f"Neo4j already running (pid {self.pid()}) at {self.bolt_uri}")
             return self.status()
@@ -225,7 +245,7 @@ class LocalServer:
                 [
                     "java",
                     f"-Xms{self.heap}",
-                    f"-Xmx{self.heap}",
+                    f"-Xmx{repair_heap(self.heap) if repair else self.heap}",
                     *JVM_FLAGS,
                     *extra_jvm_options(),
                     *java_command(ENTRY_POINT, self.version)[1:],
@@ -291,7 +311,7 @@ class LocalServer:
             "server.http.listen_address": f"127.0.0.1:{self.http_port}",
             "server.https.enabled": "false",
             "server.memory.heap.initial_size": self.heap,
-            "server.memory.heap.max_size": self.heap,
+            "server.memory.heap.max_size": repair_heap(self.heap) if repair else self.heap,
             "server.memory.pagecache.size": (
                 page_cache_size(self.home) if self.pagecache == "auto" else self.pagecache
             ),
