@@ -33,6 +33,7 @@ class Progress:
         self.tty = self.stream.isatty()
         self.interval = 0.2 if self.tty else interval
         self.done = 0
+        self._shown: int | None = None  # the count the last line showed
         self.start = time.monotonic()
         # A terminal gets its first line at once; a log's first line waits one interval.
         self._last = 0.0 if self.tty else self.start
@@ -79,9 +80,11 @@ class Progress:
         else:
             self.stream.write(self.line() + "\n")
         self.stream.flush()
+        self._shown = self.done
 
     def close(self) -> None:
-        if self.done or self.tty:
+        # a log gets the final count once: not again when the last line already showed it
+        if self.tty or (self.done and self.done != self._shown):
             self._draw(final=True)
         self.silent = True  # close() is idempotent
 
