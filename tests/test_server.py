@@ -101,14 +101,14 @@ def test_page_cache_is_sized_from_the_store_within_bounds(tmp_path, monkeypatch)
         == f"{int(3 * 2**30 * process.PAGECACHE_HEADROOM) // 2**20}m"
     )
     monkeypatch.setattr(process, "PAGECACHE_RAM_SHARE", 1e-3)  # a machine too small for it
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    memory = process.machine_memory()
     assert process.page_cache_size(tmp_path) == f"{int(memory * 1e-3) // 2**20}m"
 
 
 def test_a_repair_start_may_grow_the_heap_within_the_machine(monkeypatch):
     from graphrec.server import process
 
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    memory = process.machine_memory()
     room = min(process.REPAIR_HEAP_BYTES, int(memory * process.REPAIR_RAM_SHARE))
     assert process.repair_heap("512m") == f"{max(room, 2**29) // 2**20}m"
     assert process.repair_heap("64g") == "65536m"  # never below the usual heap

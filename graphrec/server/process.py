@@ -111,12 +111,16 @@ def disk_usage(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def machine_memory() -> int:
+    """Bytes of physical memory on this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def page_cache_size(home: Path) -> str:
     """The page cache for the store under ``home``, as a Neo4j size ("2048m")."""
     on_disk = disk_usage(home / "data" / "databases")
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     wanted = max(MIN_PAGECACHE, int(on_disk * PAGECACHE_HEADROOM))
-    return f"{min(wanted, int(memory * PAGECACHE_RAM_SHARE)) // 2**20}m"
+    return f"{min(wanted, int(machine_memory() * PAGECACHE_RAM_SHARE)) // 2**20}m"
 
 
 def _bytes(size: str) -> int:
@@ -128,8 +132,7 @@ def _bytes(size: str) -> int:
 
 def repair_heap(heap: str) -> str:
     """The heap a repair start may grow to: ``heap``, or more where the machine has room."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    room = min(REPAIR_HEAP_BYTES, int(memory * REPAIR_RAM_SHARE))
+    room = min(REPAIR_HEAP_BYTES, int(machine_memory() * REPAIR_RAM_SHARE))
     return f"{max(_bytes(heap), room) // 2**20}m"
 
 
@@ -234,7 +237,8 @@ class LocalServer:
                 )
         for sub in ("conf", "data", "logs", "run", "import", "plugins"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
-        self._write_config(repair)
+        max_heap = repair_heap(self.heap) if repair else self.heap
+        self._write_config(max_heap, repair)
         state = read_state(self.home)
         first_start = not (self.home / "data" / "dbms").exists()
         if first_start:
@@ -245,7 +249,7 @@ class LocalServer:
                 [
                     "java",
                     f"-Xms{self.heap}",
-                    f"-Xmx{repair_heap(self.heap) if repair else self.heap}",
+                    f"-Xmx{max_heap}",
                     *JVM_FLAGS,
                     *extra_jvm_options(),
                     *java_command(ENTRY_POINT, self.version)[1:],
@@ -303,7 +307,7 @@ class LocalServer:
     def _env(self) -> dict:
         return {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
 
-    def _write_config(self, repair: bool = False) -> None:
+    def _write_config(self, max_heap: str, repair: bool) -> None:
         settings = {
             "server.default_listen_address": "127.0.0.1",
             "server.default_advertised_address": "127.0.0.1",
@@ -311,7 +315,7 @@ class LocalServer:
             "server.http.listen_address": f"127.0.0.1:{self.http_port}",
             "server.https.enabled": "false",
             "server.memory.heap.initial_size": self.heap,
-            "server.memory.heap.max_size": repair_heap(self.heap) if repair else self.heap,
+            "server.memory.heap.max_size": max_heap,
             "server.memory.pagecache.size": (
                 page_cache_size(self.home) if self.pagecache == "auto" else self.pagecache
             ),
