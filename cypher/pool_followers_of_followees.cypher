@@ -13,7 +13,7 @@
 // Speed (slashdot0902): thousands of candidates reach the cut, so nothing before it reads a
 // property of c (ties are broken by uid only among the $limit kept; `active` is checked on
 // those too, which may leave a few fewer), and the result is one row holding a list: the
-// driver pays about 16 us per record, 3-4 ms for 200 records.
+// driver's cost per record would otherwise exceed the query's own work.
 // $via null: all my followees if I have at most $max_followees, else nothing (as pool 2).
 // $hidden: null when serving; an evaluation run's id (graphrec/evaluation/holdout.py) when
 // evaluating, and then the follows that run hides are neither walked nor counted.

@@ -25,7 +25,7 @@ from graphrec.errors import GraphrecError
 from graphrec.output import emit_json, key_values, table, with_process_figures
 from graphrec.paths import default_model_dir
 
-if TYPE_CHECKING:  # numpy costs ~0.15 s of every `graphrec` start; import it where used
+if TYPE_CHECKING:  # numpy's import shows in every `graphrec` start: import it where used
     import numpy as np
 
 METRIC_COLUMNS = [

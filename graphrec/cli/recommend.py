@@ -31,9 +31,10 @@ COLUMNS = ("rank", "uid", "score", "pools", "explanation")
 
 
 def _import_neo4j_without_pandas() -> None:
-    """The neo4j driver imports pandas (for Result.to_df) if it can: about 1 s of a fresh
-    ``graphrec recommend``. Recommend never needs it, so in a fresh process the driver is
-    imported with pandas hidden; pandas itself stays importable afterwards."""
+    """The neo4j driver imports pandas (for Result.to_df) if it can, which costs a fresh
+    ``graphrec recommend`` more than the rest of its start. Recommend never needs it, so in a
+    fresh process the driver is imported with pandas hidden; pandas itself stays importable
+    afterwards."""
     if "neo4j" in sys.modules or "pandas" in sys.modules:
         return
     sys.modules["pandas"] = None  # type: ignore[assignment]  # makes `import pandas` fail

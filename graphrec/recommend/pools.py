@@ -180,8 +180,8 @@ def _cached_popular(
 
 
 def _rows(records: list[neo4j.Record]) -> list[dict]:
-    """A pool query's candidates: one record holding them all as a list of maps (the driver
-    pays about 16 us per record, so 200 records would cost more than the query's own work)."""
+    """A pool query's candidates: one record holding them all as a list of maps (the driver's
+    cost per record would make a few hundred records cost more than the query's own work)."""
     return list(records[0]["rows"]) if records else []
 
 
