@@ -373,6 +373,68 @@ def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
     assert probe.hit_rate(model) == pytest.approx(np.mean(hits))
 
 
+def test_ranking_probe_estimates_popularity_like_a_full_ranking_by_followers():
+    from graphrec.model.train import RankingProbe
+
+    src, dst = community_follows(communities=3, size=15, follows=5)
+    uids, s, d = index_follows(src, dst)
+    n = len(uids)
+    split = leave_one_out_split(s, d, n, seed=1)
+    known = known_pairs(s, d, n)
+    followers = np.bincount(split.train_dst, minlength=n)
+    probe = RankingProbe(
+        split.test_users,
+        split.test_items,
+        n,
+        known,
+        NeuMFConfig(rank_pool=n, rank_users=n, seed=5),
+        followers,
+    )
+    hits = []
+    for u, item in zip(split.test_users, split.test_items, strict=True):
+        followed = known.contains(np.full(n, u), np.arange(n))
+        others = followers[~followed & (np.arange(n) != u)]
+        above = (others > followers[item]).sum() + 0.5 * (others == followers[item]).sum()
+        hits.append(above < 10)
+    p = np.mean(hits)
+    assert 0 < p < 1
+    assert probe.popularity_hit_rate() == pytest.approx(p)
+    assert probe.floor() == pytest.approx(p + 2 * np.sqrt(p * (1 - p) / len(hits)))
+
+
+def test_patience_is_spent_only_once_a_run_has_passed_the_floor():
+    from graphrec.model.train import _Run
+
+    def stopped_after(scores, floor):
+        run = _Run(NeuMFConfig(patience=3), None)
+        for epoch, score in enumerate(scores, start=1):
+            run.record(epoch, score, lambda: [], floor)
+            if run.stopped:
+                return epoch, run.best_epoch
+        return None, run.best_epoch
+
+    plateau_then_learning = [0.09, 0.08, 0.085, 0.09, 0.2, 0.19, 0.18, 0.17, 0.3]
+    # without a floor, the plateau spends the patience and the run stops before it learns
+    assert stopped_after(plateau_then_learning, -np.inf) == (4, 1)
+    # with popularity's level as the floor it trains through the plateau, then stops as usual
+    assert stopped_after(plateau_then_learning, 0.1) == (8, 5)
+    # a run that never passes the floor is never stopped early
+    assert stopped_after([0.09, 0.05, 0.05, 0.05, 0.05], 0.1) == (None, 1)
+
+
+def test_training_goes_on_through_a_plateau_below_popularity(tmp_path, monkeypatch):
+    from graphrec.model import train as train_module
+
+    curve = iter([0.05, 0.04, 0.05, 0.04, 0.05, 0.3, 0.25, 0.2, 0.2, 0.2])
+    monkeypatch.setattr(train_module.RankingProbe, "hit_rate", lambda self, model: next(curve))
+    monkeypatch.setattr(train_module.RankingProbe, "floor", lambda self: 0.1)
+    src, dst = community_follows(communities=2, size=12, follows=6)
+    config = NeuMFConfig(epochs=10, patience=2, batch_size=1024, search=(), two_tower=False)
+    figures = train_module.train(src, dst, tmp_path, config, silent=True)
+    assert figures["best_epoch"] == 6 and figures["epochs"] == 8
+    assert figures["patience_floor"] == 0.1
+
+
 def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
     from graphrec.model import train as train_module
 

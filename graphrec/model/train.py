@@ -192,6 +192,7 @@ class RankingProbe:
         self.candidates = n_ids - 1 - degree[self.users]  # accounts a full ranking would rank
         self.k = k
         self.config = config
+        self.followers = followers
         self.ids = np.arange(n_ids)  # the probe works in indices; the scorer wants "uids"
 
     def hit_rate(self, model: keras.Model) -> float:
@@ -199,11 +200,33 @@ class RankingProbe:
         if self.users.size == 0:
             return 0.0
         scorer = NumpyScorer(export_weights(model, self.ids, self.config))
-        pos_logits = scorer.logits(self.users, self.items)
         grid_users = np.repeat(self.users, self.pool.size)
         grid_items = np.tile(self.pool, self.users.size)
-        pool_logits = scorer.logits(grid_users, grid_items).reshape(self.users.size, -1)
-        beats = (pool_logits > pos_logits[:, None]) & self.valid
+        return self._estimate(
+            scorer.logits(self.users, self.items),
+            scorer.logits(grid_users, grid_items).reshape(self.users.size, -1),
+        )
+
+    def popularity_hit_rate(self) -> float:
+        """The same estimate for ranking by followers in the fit follows."""
+        if self.users.size == 0:
+            return 0.0
+        pool = self.followers[self.pool].astype(np.float64)
+        return self._estimate(
+            self.followers[self.items].astype(np.float64),
+            np.broadcast_to(pool, (self.users.size, pool.size)),
+        )
+
+    def floor(self) -> float:
+        """Popularity's estimate plus two standard errors of a hit rate at that level over
+        these users: a run below it has not yet learned more than popularity."""
+        p = self.popularity_hit_rate()
+        return p + 2.0 * float(np.sqrt(p * (1.0 - p) / max(self.users.size, 1)))
+
+    def _estimate(self, pos_scores: np.ndarray, pool_scores: np.ndarray) -> float:
+        # an account scored the same as the held-out one counts as half above it
+        beats = (pool_scores > pos_scores[:, None]) + 0.5 * (pool_scores == pos_scores[:, None])
+        beats = beats * self.valid
         t = self.n_top
         exact_above = beats[:, :t].sum(axis=1) if t else beats.sum(axis=1)
         if self.exact:
@@ -297,6 +320,8 @@ class _Data:
     val_factor: float
     probe: RankingProbe | None
     by_ranking: bool
+    # patience is spent only by a run that has passed this (RankingProbe.floor)
+    floor: float = -np.inf
 
 
 @dataclass
@@ -314,6 +339,29 @@ class _Run:
 
     def drop_model(self) -> None:
         self.model, self.best_weights = None, None
+
+    def record(
+        self,
+        epoch: int,
+        score: float,
+        weights: Callable[[], list],
+        floor: float = -np.inf,
+        min_gain: float = 0.0,
+    ) -> None:
+        """Keep ``epoch`` (and its ``weights()``) when its ``score`` beats the best so far by
+        more than ``min_gain``. Otherwise the epoch spends patience, but only once the best
+        has passed ``floor``: until a run beats popularity it has not started to learn more,
+        and a flat validation estimate then says nothing about whether it will."""
+        if score > self.best + min_gain:
+            self.best, self.best_weights, self.best_epoch, self.waited = (
+                score,
+                weights(),
+                epoch,
+                0,
+            )
+        elif self.best > floor:
+            self.waited += 1
+            self.stopped = self.waited >= self.config.patience
 
     @property
     def best_val_hr(self) -> float:
@@ -369,17 +417,10 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
             )
         if progress is not None:
             progress.update(1)
-        score = val_hr if data.by_ranking else -val_loss
-        if score > run.best + (0.0 if data.by_ranking else 1e-4):
-            run.best, run.best_weights, run.best_epoch, run.waited = (
-                score,
-                model.get_weights(),
-                epoch,
-                0,
-            )
+        if data.by_ranking:
+            run.record(epoch, val_hr, model.get_weights, data.floor)
         else:
-            run.waited += 1
-            run.stopped = run.waited >= config.patience
+            run.record(epoch, -val_loss, model.get_weights, min_gain=1e-4)
 
 
 class _EpochProgress(keras.callbacks.Callback):
@@ -583,6 +624,14 @@ def fit_neumf_into(
         probe = (
             RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
         )
+    by_ranking = config.early_stopping == "ranking" and probe is not None
+    popularity_hr = probe.popularity_hit_rate() if probe is not None else None
+    floor = probe.floor() if by_ranking and probe is not None else -np.inf
+    if by_ranking and not silent:
+        sys.stderr.write(
+            f"popularity's val_hr@10 is {popularity_hr:.4f}: a run spends patience once it "
+            f"passes {floor:.4f}\n"
+        )
     data = _Data(
         fit_users,
         fit_items,
@@ -593,7 +642,8 @@ def fit_neumf_into(
         val_ds,
         val_factor,
         probe,
-        config.early_stopping == "ranking" and probe is not None,
+        by_ranking,
+        floor,
     )
 
     winner, search, every_epoch = _search(config, data, silent)
@@ -627,6 +677,8 @@ def fit_neumf_into(
         "best_val_loss": float(history[best_epoch - 1]["val_loss"]),
         "best_val_hr@10": float(history[best_epoch - 1]["val_hr@10"]),
         "early_stopping": "ranking" if data.by_ranking else "loss",
+        "popularity_val_hr@10": None if popularity_hr is None else round(popularity_hr, 4),
+        "patience_floor": round(floor, 4) if np.isfinite(floor) else None,
         "held_out": int(src.size - train_src.size),
         "reciprocity": round(mutual, 4),
         "tie": config.tie,
