@@ -342,60 +342,55 @@ def test_training_never_sees_held_out_follows(tmp_path, monkeypatch, pretrain_ep
         assert not held_keys & set((users * 10_000 + items).tolist())
 
 
-def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
-    """With a pool as large as the graph, the probe is HR@10 of a full ranking by Keras."""
-    from graphrec.model.keras_model import build_neumf
+def _exact_probe(communities: int):
+    """A small graph's split, known follows, followers and a probe whose pool is every
+    account (so its estimate is an exact full ranking)."""
     from graphrec.model.train import RankingProbe
 
-    src, dst = community_follows(communities=2, size=15, follows=5)
-    uids, s, d = index_follows(src, dst)
-    n = len(uids)
-    split = leave_one_out_split(s, d, n, seed=1)
-    known = known_pairs(s, d, n)
-    config = NeuMFConfig(rank_pool=n, rank_users=n, seed=5)
-    model = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5, tie="none"))
-    probe = RankingProbe(
-        split.test_users,
-        split.test_items,
-        n,
-        known,
-        config,
-        np.bincount(split.train_dst, minlength=n),
-    )
-    grid_u, grid_i = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
-    scores = model.predict({"user": grid_u, "item": grid_i}, verbose=0).reshape(n, n)
-    hits = []
-    for u, item in zip(split.test_users, split.test_items, strict=True):
-        followed = known.contains(np.full(n, u), np.arange(n))
-        others = scores[u][~followed & (np.arange(n) != u)]
-        hits.append((others > scores[u, item]).sum() < 10)
-    assert 0 < np.mean(hits) < 1  # a test that can tell the two apart
-    assert probe.hit_rate(model) == pytest.approx(np.mean(hits))
-
-
-def test_ranking_probe_estimates_popularity_like_a_full_ranking_by_followers():
-    from graphrec.model.train import RankingProbe
-
-    src, dst = community_follows(communities=3, size=15, follows=5)
+    src, dst = community_follows(communities=communities, size=15, follows=5)
     uids, s, d = index_follows(src, dst)
     n = len(uids)
     split = leave_one_out_split(s, d, n, seed=1)
     known = known_pairs(s, d, n)
     followers = np.bincount(split.train_dst, minlength=n)
-    probe = RankingProbe(
-        split.test_users,
-        split.test_items,
-        n,
-        known,
-        NeuMFConfig(rank_pool=n, rank_users=n, seed=5),
-        followers,
-    )
+    config = NeuMFConfig(rank_pool=n, rank_users=n, seed=5)
+    probe = RankingProbe(split.test_users, split.test_items, n, known, config, followers)
+    return n, split, known, followers, probe
+
+
+def _held_out_hits(split, known, n: int, above) -> list[bool]:
+    """For each held-out follow: fewer than 10 accounts scored above it (``above(u, item,
+    candidates)``), among those its user does not follow, the user left out."""
     hits = []
     for u, item in zip(split.test_users, split.test_items, strict=True):
-        followed = known.contains(np.full(n, u), np.arange(n))
-        others = followers[~followed & (np.arange(n) != u)]
-        above = (others > followers[item]).sum() + 0.5 * (others == followers[item]).sum()
-        hits.append(above < 10)
+        candidates = ~known.contains(np.full(n, u), np.arange(n)) & (np.arange(n) != u)
+        hits.append(above(u, item, candidates) < 10)
+    return hits
+
+
+def test_ranking_probe_is_exact_full_ranking_on_a_small_graph():
+    """With a pool as large as the graph, the probe is HR@10 of a full ranking by Keras."""
+    from graphrec.model.keras_model import build_neumf
+
+    n, split, known, _, probe = _exact_probe(communities=2)
+    model = build_neumf(n, NeuMFConfig(init_std=0.5, seed=5, tie="none"))
+    grid_u, grid_i = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    scores = model.predict({"user": grid_u, "item": grid_i}, verbose=0).reshape(n, n)
+    hits = _held_out_hits(
+        split, known, n, lambda u, item, cands: (scores[u][cands] > scores[u, item]).sum()
+    )
+    assert 0 < np.mean(hits) < 1  # a test that can tell the two apart
+    assert probe.hit_rate(model) == pytest.approx(np.mean(hits))
+
+
+def test_ranking_probe_estimates_popularity_like_a_full_ranking_by_followers():
+    n, split, known, followers, probe = _exact_probe(communities=3)
+
+    def above(u, item, cands):  # ties count half
+        others = followers[cands]
+        return (others > followers[item]).sum() + 0.5 * (others == followers[item]).sum()
+
+    hits = _held_out_hits(split, known, n, above)
     p = np.mean(hits)
     assert 0 < p < 1
     assert probe.popularity_hit_rate() == pytest.approx(p)
