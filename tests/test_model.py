@@ -394,7 +394,7 @@ def test_ranking_probe_estimates_popularity_like_a_full_ranking_by_followers():
     p = np.mean(hits)
     assert 0 < p < 1
     assert probe.popularity_hit_rate() == pytest.approx(p)
-    assert probe.floor() == pytest.approx(p + 2 * np.sqrt(p * (1 - p) / len(hits)))
+    assert probe.floor(p) == pytest.approx(p + 2 * np.sqrt(p * (1 - p) / len(hits)))
 
 
 def test_patience_is_spent_only_once_a_run_has_passed_the_floor():
@@ -422,7 +422,7 @@ def test_training_goes_on_through_a_plateau_below_popularity(tmp_path, monkeypat
 
     curve = iter([0.05, 0.04, 0.05, 0.04, 0.05, 0.3, 0.25, 0.2, 0.2, 0.2])
     monkeypatch.setattr(train_module.RankingProbe, "hit_rate", lambda self, model: next(curve))
-    monkeypatch.setattr(train_module.RankingProbe, "floor", lambda self: 0.1)
+    monkeypatch.setattr(train_module.RankingProbe, "floor", lambda self, popularity: 0.1)
     src, dst = community_follows(communities=2, size=12, follows=6)
     config = NeuMFConfig(epochs=10, patience=2, batch_size=1024, search=(), two_tower=False)
     figures = train_module.train(src, dst, tmp_path, config, silent=True)

@@ -217,10 +217,11 @@ class RankingProbe:
             np.broadcast_to(pool, (self.users.size, pool.size)),
         )
 
-    def floor(self) -> float:
-        """Popularity's estimate plus two standard errors of a hit rate at that level over
-        these users: a run below it has not yet learned more than popularity."""
-        p = self.popularity_hit_rate()
+    def floor(self, popularity: float) -> float:
+        """``popularity`` (its :meth:`popularity_hit_rate`) plus two standard errors of a hit
+        rate at that level over these users: a run below it has not yet learned more than
+        popularity."""
+        p = popularity
         return p + 2.0 * float(np.sqrt(p * (1.0 - p) / max(self.users.size, 1)))
 
     def _estimate(self, pos_scores: np.ndarray, pool_scores: np.ndarray) -> float:
@@ -625,13 +626,17 @@ def fit_neumf_into(
             RankingProbe(val_users, val_items, n_ids, known, config, followers) if n_val else None
         )
     by_ranking = config.early_stopping == "ranking" and probe is not None
-    popularity_hr = probe.popularity_hit_rate() if probe is not None else None
-    floor = probe.floor() if by_ranking and probe is not None else -np.inf
-    if by_ranking and not silent:
-        sys.stderr.write(
-            f"popularity's val_hr@10 is {popularity_hr:.4f}: a run spends patience once it "
-            f"passes {floor:.4f}\n"
-        )
+    popularity_hr: float | None = None
+    floor = -np.inf
+    if probe is not None:
+        popularity_hr = probe.popularity_hit_rate()
+        if by_ranking:
+            floor = probe.floor(popularity_hr)
+            if not silent:
+                sys.stderr.write(
+                    f"popularity's val_hr@10 is {popularity_hr:.4f}: a run spends patience "
+                    f"once it passes {floor:.4f}\n"
+                )
     data = _Data(
         fit_users,
         fit_items,
