@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from graphrec.model.artifacts import NeuMFConfig  # noqa: E402
 from graphrec.model.keras_model import build_neumf  # noqa: E402
-from graphrec.model.train import LAZY_ADAM_FROM_UIDS, _compiled  # noqa: E402
+from graphrec.model.train import LAZY_ADAM_FROM_UIDS, MAX_BATCH, _compiled  # noqa: E402
 from graphrec.model.train import OPTIMIZERS as CHOICES  # noqa: E402
 
 OPTIMIZERS = tuple(o for o in CHOICES if o != "auto")  # what train resolves "auto" to
@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uids", default="50000,500000,1600000")
     parser.add_argument("--latents", default="8,32")
-    parser.add_argument("--batch-size", type=int, default=NeuMFConfig().batch_size)
+    parser.add_argument("--batch-size", type=int, default=MAX_BATCH)
     parser.add_argument("--steps", type=int, default=10, help="steps per timed fit")
     parser.add_argument("--repeats", type=int, default=3, help="timed fits per optimizer")
     parser.add_argument("--tie", default="none", help="none: four tables, the larger case")

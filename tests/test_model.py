@@ -429,6 +429,25 @@ def test_training_goes_on_through_a_plateau_below_popularity(tmp_path, monkeypat
     assert figures["best_epoch"] == 6 and figures["epochs"] == 8
     assert figures["patience_floor"] == 0.1
 
+def test_the_default_batch_gives_a_small_graph_enough_steps_and_a_big_one_the_largest():
+    from graphrec.model.train import MAX_BATCH, MIN_BATCH, MIN_STEPS_PER_EPOCH, epoch_batch
+
+    auto = NeuMFConfig()
+    for n_examples in (10, 5_000, 365_551, 1_666_714, MIN_STEPS_PER_EPOCH * MAX_BATCH - 1):
+        size = epoch_batch(auto, n_examples)
+        steps = -(-n_examples // size)
+        assert size == MIN_BATCH or steps >= MIN_STEPS_PER_EPOCH, (n_examples, size)
+        # the largest such power of two: twice the batch would fall short of the steps
+        assert size == MAX_BATCH or n_examples < MIN_STEPS_PER_EPOCH * 2 * size
+        assert size & (size - 1) == 0
+    assert epoch_batch(auto, MIN_STEPS_PER_EPOCH * MAX_BATCH) == MAX_BATCH
+    assert epoch_batch(auto, 10**9) == MAX_BATCH
+    # a batch that is given is kept, unless one batch would hold the whole epoch
+    given = NeuMFConfig(batch_size=4096)
+    assert epoch_batch(given, 365_551) == 4096
+    assert epoch_batch(given, 3_000) == 2048
+
+
 
 def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
     from graphrec.model import train as train_module

@@ -126,7 +126,12 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
     help="Train from a follows.csv instead of the graph in Neo4j.",
 )
 @click.option("--no-holdout", is_flag=True, help="Train on every follow (no evaluation).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Examples per step [default: chosen from the graph's size, so that an epoch takes "
+    "enough steps on a small graph and batches stay large on a big one].",
+)
 @click.option("--negatives", type=click.IntRange(min=1), help="Negatives per follow.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam rate.")
 @click.option(

@@ -97,7 +97,8 @@ class NeuMFConfig:
     # half of the training follows are followed back, else "none" (train.auto_tie)
     tie: str = "auto"
     negatives: int = 16
-    batch_size: int = 65536
+    # examples per step; None: chosen from the epoch's size (train.epoch_batch)
+    batch_size: int | None = None
     epochs: int = 20
     learning_rate: float = 0.01
     # "adam" (Keras's: every row of every table, each step), "lazy_adam" (only the rows the

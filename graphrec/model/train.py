@@ -51,6 +51,13 @@ RECIPROCAL = 0.5  # share of follows followed back from which tie="auto" ties th
 # lies depends on the machine's memory bandwidth; past it Keras's step grows with the tables,
 # so erring low costs little and erring high a lot (docs/benchmarks.md, "NeuMF step")
 LAZY_ADAM_FROM_UIDS = 150_000
+# The batch when none is given: the largest power of two up to MAX_BATCH that gives an epoch
+# at least MIN_STEPS_PER_EPOCH optimizer steps. At MAX_BATCH a small graph's epoch is a handful
+# of steps, and NeuMF then learns little per epoch, not better (docs/benchmarks.md, "NeuMF's
+# batch on small graphs"); large graphs keep MAX_BATCH, for throughput.
+MAX_BATCH = 65_536
+MIN_STEPS_PER_EPOCH = 64
+MIN_BATCH = 256
 OPTIMIZERS = ("auto", "adam", "lazy_adam")
 
 
@@ -118,10 +125,15 @@ def _stream(
     return ds.prefetch(PREFETCH_BATCHES), factor
 
 
-def _effective_batch(config: NeuMFConfig, n_examples: int) -> int:
-    """The configured batch, or a smaller power of two for tiny graphs."""
-    size = config.batch_size
-    while size > 256 and size > n_examples:
+def epoch_batch(config: NeuMFConfig, n_examples: int) -> int:
+    """Examples per step for an epoch of ``n_examples``: ``config.batch_size`` when given
+    (halved while one batch would hold the whole epoch), else chosen from the epoch's size
+    (``MAX_BATCH``, ``MIN_STEPS_PER_EPOCH``); never halved below ``MIN_BATCH``."""
+    if config.batch_size is not None:
+        size, steps = config.batch_size, 1
+    else:
+        size, steps = MAX_BATCH, MIN_STEPS_PER_EPOCH
+    while size > MIN_BATCH and n_examples < steps * size:
         size //= 2
     return size
 
@@ -607,7 +619,7 @@ def fit_neumf_into(
     n_val = val_users.size
     np.savez(model_dir / artifacts.VALIDATION, users=uids[val_users], items=uids[val_items])
     examples_per_epoch = fit_users.size * (1 + config.negatives)
-    batch_size = _effective_batch(config, examples_per_epoch)
+    batch_size = epoch_batch(config, examples_per_epoch)
     negatives, val_seed = config.negatives, config.seed + 7
     val_ds, val_factor = (
         _stream(  # the same negatives every epoch (same seed), so the losses compare
