@@ -448,6 +448,40 @@ def test_the_default_batch_gives_a_small_graph_enough_steps_and_a_big_one_the_la
     assert epoch_batch(given, 3_000) == 2048
 
 
+@pytest.mark.parametrize("rival_wins", [True, False])
+def test_a_small_graph_keeps_the_batch_with_the_better_validation_estimate(
+    tmp_path, monkeypatch, rival_wins
+):
+    from graphrec.model import train as train_module
+
+    # three epochs at the small batch, then three at the largest the epoch fills
+    small, large = [0.2, 0.3, 0.3], [0.5, 0.6, 0.6]
+    curve = iter(small + large if rival_wins else large + small)
+    monkeypatch.setattr(train_module.RankingProbe, "hit_rate", lambda self, model: next(curve))
+    monkeypatch.setattr(train_module.RankingProbe, "floor", lambda self, popularity: 0.0)
+    src, dst = community_follows(communities=2, size=12, follows=6)
+    config = NeuMFConfig(epochs=3, search=(), two_tower=False)
+    figures = train_module.train(src, dst, tmp_path, config, silent=True)
+
+    first, rival = figures["search"]
+    assert first["batch_size"] < rival["batch_size"]
+    kept = rival if rival_wins else first
+    assert kept["chosen"] and not (first if rival_wins else rival)["chosen"]
+    assert figures["batch_size"] == kept["batch_size"]
+    assert figures["best_val_hr@10"] == pytest.approx(0.6)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["config"]["batch_size"] == kept["batch_size"]
+
+
+def test_a_given_batch_is_not_raced(tmp_path):
+    from graphrec.model import train as train_module
+
+    src, dst = community_follows(communities=2, size=12, follows=6)
+    config = NeuMFConfig(epochs=2, batch_size=512, search=(), two_tower=False)
+    figures = train_module.train(src, dst, tmp_path, config, silent=True)
+    assert [row["batch_size"] for row in figures["search"]] == [512]
+
+
 
 def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):
     from graphrec.model import train as train_module
