@@ -129,8 +129,8 @@ def _save_metrics(model_dir: Path, metrics: dict) -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    help="Examples per step [default: chosen from the graph's size, so that an epoch takes "
-    "enough steps on a small graph and batches stay large on a big one].",
+    help="Examples per step [default: large; on a small graph, where that leaves an epoch "
+    "few steps, a smaller batch or the large one, whichever the validation follows prefer].",
 )
 @click.option("--negatives", type=click.IntRange(min=1), help="Negatives per follow.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam rate.")
