@@ -429,6 +429,7 @@ def test_training_goes_on_through_a_plateau_below_popularity(tmp_path, monkeypat
     assert figures["best_epoch"] == 6 and figures["epochs"] == 8
     assert figures["patience_floor"] == 0.1
 
+
 def test_the_default_batch_gives_a_small_graph_enough_steps_and_a_big_one_the_largest():
     from graphrec.model.train import MAX_BATCH, MIN_BATCH, MIN_STEPS_PER_EPOCH, epoch_batch
 
@@ -480,7 +481,6 @@ def test_a_given_batch_is_not_raced(tmp_path):
     config = NeuMFConfig(epochs=2, batch_size=512, search=(), two_tower=False)
     figures = train_module.train(src, dst, tmp_path, config, silent=True)
     assert [row["batch_size"] for row in figures["search"]] == [512]
-
 
 
 def test_validation_follows_are_kept_out_of_training(tmp_path, monkeypatch):

@@ -54,9 +54,9 @@ LAZY_ADAM_FROM_UIDS = 150_000
 # The batch when none is given: the largest power of two up to MAX_BATCH that gives an epoch
 # at least MIN_STEPS_PER_EPOCH optimizer steps. At MAX_BATCH a small graph's epoch is a handful
 # of steps, and NeuMF may learn little per epoch; on other small graphs the large batch ends
-# higher. So where the two differ, the search runs at the smaller one and the winner's setting
-# is then also trained at MAX_BATCH, and the better validation estimate is kept
-# (docs/benchmarks.md, "NeuMF's batch on small graphs").
+# higher. So where the two differ, the search runs at the smaller one, the winner's setting is
+# then also trained at the largest batch the epoch fills, and the better validation estimate
+# is kept (docs/benchmarks.md, "NeuMF's batch on small graphs").
 MAX_BATCH = 65_536
 MIN_STEPS_PER_EPOCH = 64
 MIN_BATCH = 256
