@@ -431,22 +431,30 @@ def test_training_goes_on_through_a_plateau_below_popularity(tmp_path, monkeypat
 
 
 def test_the_default_batch_gives_a_small_graph_enough_steps_and_a_big_one_the_largest():
-    from graphrec.model.train import MAX_BATCH, MIN_BATCH, MIN_STEPS_PER_EPOCH, epoch_batch
+    from graphrec.model.train import (
+        MAX_BATCH,
+        MIN_CHOSEN_BATCH,
+        MIN_STEPS_PER_EPOCH,
+        epoch_batch,
+    )
 
     auto = NeuMFConfig()
-    for n_examples in (10, 5_000, 365_551, 1_666_714, MIN_STEPS_PER_EPOCH * MAX_BATCH - 1):
+    for n_examples in (100_000, 365_551, 1_666_714, MIN_STEPS_PER_EPOCH * MAX_BATCH - 1):
         size = epoch_batch(auto, n_examples)
         steps = -(-n_examples // size)
-        assert size == MIN_BATCH or steps >= MIN_STEPS_PER_EPOCH, (n_examples, size)
+        assert size == MIN_CHOSEN_BATCH or steps >= MIN_STEPS_PER_EPOCH, (n_examples, size)
         # the largest such power of two: twice the batch would fall short of the steps
         assert size == MAX_BATCH or n_examples < MIN_STEPS_PER_EPOCH * 2 * size
         assert size & (size - 1) == 0
+    assert epoch_batch(auto, 365_551) < MAX_BATCH
     assert epoch_batch(auto, MIN_STEPS_PER_EPOCH * MAX_BATCH) == MAX_BATCH
     assert epoch_batch(auto, 10**9) == MAX_BATCH
+    # a tiny epoch gets a batch it fills
+    assert epoch_batch(auto, MIN_CHOSEN_BATCH - 1) == MIN_CHOSEN_BATCH // 2
     # a batch that is given is kept, unless one batch would hold the whole epoch
-    given = NeuMFConfig(batch_size=4096)
-    assert epoch_batch(given, 365_551) == 4096
-    assert epoch_batch(given, 3_000) == 2048
+    given = NeuMFConfig(batch_size=1024)
+    assert epoch_batch(given, 365_551) == 1024
+    assert epoch_batch(given, 700) == 512
 
 
 @pytest.mark.parametrize("rival_wins", [True, False])
@@ -460,7 +468,8 @@ def test_a_small_graph_keeps_the_batch_with_the_better_validation_estimate(
     curve = iter(small + large if rival_wins else large + small)
     monkeypatch.setattr(train_module.RankingProbe, "hit_rate", lambda self, model: next(curve))
     monkeypatch.setattr(train_module.RankingProbe, "floor", lambda self, popularity: 0.0)
-    src, dst = community_follows(communities=2, size=12, follows=6)
+    # enough follows that the batch chosen for the search is smaller than the epoch
+    src, dst = community_follows(communities=4, size=30, follows=6)
     config = NeuMFConfig(epochs=3, search=(), two_tower=False)
     figures = train_module.train(src, dst, tmp_path, config, silent=True)
 

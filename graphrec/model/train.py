@@ -59,7 +59,10 @@ LAZY_ADAM_FROM_UIDS = 150_000
 # is kept (docs/benchmarks.md, "NeuMF's batch on small graphs").
 MAX_BATCH = 65_536
 MIN_STEPS_PER_EPOCH = 64
-MIN_BATCH = 256
+# ...but never below this one: smaller batches cost more time per example, and on the smallest
+# shared graph added nothing the validation estimate could tell apart
+MIN_CHOSEN_BATCH = 4_096
+MIN_BATCH = 256  # a batch is never halved below this to fit a tiny epoch
 OPTIMIZERS = ("auto", "adam", "lazy_adam")
 
 
@@ -128,14 +131,16 @@ def _stream(
 
 
 def epoch_batch(config: NeuMFConfig, n_examples: int) -> int:
-    """Examples per step for an epoch of ``n_examples``: ``config.batch_size`` when given
-    (halved while one batch would hold the whole epoch), else chosen from the epoch's size
-    (``MAX_BATCH``, ``MIN_STEPS_PER_EPOCH``); never halved below ``MIN_BATCH``."""
-    if config.batch_size is not None:
-        size, steps = config.batch_size, 1
+    """Examples per step for an epoch of ``n_examples``: ``config.batch_size`` when given, else
+    chosen from the epoch's size (``MAX_BATCH``, ``MIN_STEPS_PER_EPOCH``, ``MIN_CHOSEN_BATCH``);
+    either halved while one batch would hold the whole epoch (not below ``MIN_BATCH``)."""
+    if config.batch_size is None:
+        size = MAX_BATCH
+        while size > MIN_CHOSEN_BATCH and n_examples < MIN_STEPS_PER_EPOCH * size:
+            size //= 2
     else:
-        size, steps = MAX_BATCH, MIN_STEPS_PER_EPOCH
-    while size > MIN_BATCH and n_examples < steps * size:
+        size = config.batch_size
+    while size > MIN_BATCH and n_examples < size:
         size //= 2
     return size
 
