@@ -335,7 +335,6 @@ class _Data:
     n_ids: int
     known: KnownPairs
     rng: np.random.Generator
-    batch_size: int
     val_ds: tf.data.Dataset | None
     val_factor: float
     probe: RankingProbe | None
@@ -399,7 +398,7 @@ def _epochs(run: _Run, data: _Data, until: int, progress: Progress | None, silen
     """Train ``run`` on until epoch ``until`` (or until its patience runs out)."""
     config, model = run.config, run.model
     assert model is not None, "a run out of the search trains no more"
-    batch_size = config.batch_size or data.batch_size
+    batch_size = _run_batch(config)
     while not run.stopped and len(run.history) < until:
         epoch = len(run.history) + 1
         n_examples = data.fit_users.size * (1 + config.negatives)
@@ -460,6 +459,11 @@ class _EpochProgress(keras.callbacks.Callback):
         self.progress.update(min(self.batch_size, left))  # the last batch is padded
 
 
+def _run_batch(config: NeuMFConfig) -> int:
+    assert config.batch_size is not None, "train() fixes every run's batch before the search"
+    return config.batch_size
+
+
 def _new_run(config: NeuMFConfig, data: _Data, silent: bool) -> _Run:
     model = build_neumf(data.n_ids, config)
     learning_rate = config.learning_rate
@@ -472,7 +476,7 @@ def _new_run(config: NeuMFConfig, data: _Data, silent: bool) -> _Run:
                 (data.fit_users, data.fit_items),
                 data.known,
                 data.rng,
-                data.batch_size,
+                _run_batch(config),
                 silent,
             )
             for t in ("gmf", "mlp")
@@ -685,7 +689,6 @@ def fit_neumf_into(
         n_ids,
         known,
         rng,
-        batch_size,
         val_ds,
         val_factor,
         probe,
