@@ -483,6 +483,26 @@ def test_a_small_graph_keeps_the_batch_with_the_better_validation_estimate(
     assert meta["config"]["batch_size"] == kept["batch_size"]
 
 
+def test_each_run_of_the_race_pre_trains_at_its_own_batch(tmp_path, monkeypatch):
+    from graphrec.model import train as train_module
+
+    pretrained_at: list[int] = []
+    original = train_module._pretrain
+
+    def recording(tower, n_ids, config, fit, known, rng, batch_size, silent):
+        pretrained_at.append(batch_size)
+        return original(tower, n_ids, config, fit, known, rng, batch_size, silent)
+
+    monkeypatch.setattr(train_module, "_pretrain", recording)
+    src, dst = community_follows(communities=4, size=30, follows=6)
+    config = NeuMFConfig(epochs=1, pretrain_epochs=1, search=(), two_tower=False)
+    figures = train_module.train(src, dst, tmp_path, config, silent=True)
+
+    first, rival = (row["batch_size"] for row in figures["search"])
+    assert first < rival
+    assert pretrained_at == [first, first, rival, rival]  # GMF then MLP, for each run
+
+
 def test_a_given_batch_is_not_raced(tmp_path):
     from graphrec.model import train as train_module
 
