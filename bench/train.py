@@ -1,14 +1,18 @@
 """Benchmark NeuMF training throughput on the shared directed datasets (no Neo4j needed).
 
 For each dataset: read the gzip edge list, drop self-loops and duplicates, train NeuMF with
-the default NeuMFConfig (hold-out on, as `graphrec train` does) for a fixed number of epochs
-(early stopping off), and report examples/s and seconds per epoch. The first epoch includes
-XLA compilation and is reported apart; examples/s is the steady state over later epochs.
+the default NeuMFConfig (hold-out on, as `graphrec train` does; the search over embedding size
+and learning rate and the batch race included, each run for a fixed number of epochs, early
+stopping off), and report the kept run's embedding size, batch, examples/s and seconds per
+epoch. The first epoch includes XLA compilation and is reported apart; examples/s is the kept
+run's steady state over later epochs. ``--latent-dim N`` trains NeuMF alone at that size
+instead, without the search: the training loop's own throughput at a fixed size.
 
 Optionally (--embed) also times `graphrec embed` write-back against the bench Neo4j server
 (GRAPHREC_SERVER_DIR / GRAPHREC_BOLT_PORT; the graph must already be loaded).
 
     .venv/bin/python bench/train.py [--quick] [--datasets wiki-vote,slashdot0902] [--epochs 4]
+        [--latent-dim 8 --batch-size 65536 --out PATH]
 
 Results: bench/results/train.json and a markdown table on stdout.
 """
@@ -67,6 +71,8 @@ def bench_dataset(name: str, epochs: int, overrides: dict) -> dict:
         "follows": int(meta["n_follows"]),
         "ids": int(meta["n_ids"]),
         "examples_per_epoch": int(history[-1]["examples"]),
+        "latent_dim": figures["latent_dim"],
+        "learning_rate": figures["learning_rate"],
         "batch_size": figures["batch_size"],
         "epochs": len(history),
         "first_epoch_s": history[0]["seconds"],
@@ -74,6 +80,7 @@ def bench_dataset(name: str, epochs: int, overrides: dict) -> dict:
         "examples_per_second": figures["examples_per_second"],
         "examples_per_second_incl_compile": figures["examples_per_second_incl_compile"],
         "total_seconds": figures["seconds"],
+        "search": figures["search"],
     }
 
 
@@ -96,6 +103,7 @@ def markdown(rows: list[dict]) -> str:
         "dataset",
         "follows",
         "examples_per_epoch",
+        "latent_dim",
         "batch_size",
         "first_epoch_s",
         "seconds_per_epoch",
@@ -117,6 +125,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument(
+        "--latent-dim",
+        type=int,
+        default=None,
+        help="train NeuMF alone at this embedding size, without the search",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a smoke run: bitcoin-alpha, 2 epochs, latent 8 without the search, NeuMF only",
@@ -133,7 +147,9 @@ def main() -> None:
     datasets = ["bitcoin-alpha"] if args.quick else args.datasets.split(",")
     epochs = 2 if args.quick else args.epochs
     overrides: dict = {"batch_size": args.batch_size} if args.batch_size else {}
-    if args.quick:
+    if args.latent_dim:
+        overrides["latent_dim"] = args.latent_dim
+    if args.quick or args.latent_dim:
         overrides.update(search=(), mf=False, two_tower=False, multi_interest=False)
     rows = []
     for name in datasets:
