@@ -1,9 +1,11 @@
-// The user a recommendation is for: whether it exists, whom it follows, whom it blocks and
-// which accounts it dismissed (never to be recommended to it again).
+// The users recommendations are for, one row each ($uids: one user, or a batch's): whether it
+// exists, whom it follows, whom it blocks and which accounts it dismissed (never to be
+// recommended to it again).
 // $hidden: null when serving; an evaluation run's id (graphrec/evaluation/holdout.py) when
 // evaluating, and then the follows that run hides are neither walked nor counted.
-OPTIONAL MATCH (me:`User` {uid: $uid})
-RETURN me IS NOT NULL AS found,
+UNWIND $uids AS uid
+OPTIONAL MATCH (me:`User` {uid: uid})
+RETURN uid, me IS NOT NULL AS found,
        CASE WHEN me IS NULL THEN [] ELSE [
          (me)-[r:`FOLLOWS`]->(f:`User`)
          WHERE $hidden IS NULL OR coalesce(r.hidden_by <> $hidden, true) | f.uid

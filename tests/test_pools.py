@@ -135,6 +135,20 @@ def test_pools_started_early_give_the_same_candidates(tiny):
     assert result == PoolRunner(tiny, None, heavy).gather(ME, [2, 3], [3, 2], 20)
 
 
+def test_pools_read_for_many_users_give_each_the_same_candidates(tiny):
+    runner = PoolRunner(tiny, None, PoolConfig(overfetch=1, min_candidates=1, evidence=10))
+    follows = {ME: [2, 3], 7: [2, 3, 9], 8: [3, 9, 10], 11: [], 404: []}
+    early = runner.early_for(list(follows), 20)
+    assert set(early) == set(follows)
+    assert all(e.followers_of_followees.done() for e in early.values())
+    # one query for all, and each user's rows are its own
+    assert _uids(early[7].friends_of_friends.result()) == [4, 1, 5, 6]
+    assert _uids(early[ME].friends_of_friends.result()) == [4, 5, 6]
+    for uid, mine in follows.items():
+        alone = runner.gather(uid, mine, mine, 20, use_vectors=False)
+        assert runner.gather(uid, mine, mine, 20, use_vectors=False, early=early[uid]) == alone
+
+
 def _uids(rows):
     return [r["uid"] for r in rows]
 

@@ -244,6 +244,23 @@ def test_eight_concurrent_callers(world, driver):
     assert all(uids == expected[u] for u, uids in got)
 
 
+def test_many_users_at_once_get_what_each_gets_alone(world, driver):
+    """recommend_many reads the users and their first pools once for all of them: each user
+    still gets exactly what recommend gives it, in input order, repeats and strangers too."""
+    recommender = Recommender(driver, None, world)
+    uids = [7, 999, ME, 11, 8, ME, 2]
+    for strategy in ("graph", "model"):
+        alone = {
+            u: None if u == 999 else recommender.recommend(u, 4, strategy, exclude=[9])
+            for u in uids
+        }
+        assert alone[ME] and alone[11] and alone[7]
+        got = recommender.recommend_many(uids, 4, strategy, exclude=[9])
+        assert got == [(u, alone[u]) for u in uids]
+    heavy = Recommender(driver, None, world, PoolConfig(max_followees=1))
+    assert heavy.recommend_many([ME, 7]) == [(u, heavy.recommend(u)) for u in (ME, 7)]
+
+
 def test_pool_1_steps_aside_while_the_index_is_gone_and_comes_back(world, driver, monkeypatch):
     recommender = Recommender(driver, None, world)
     me = recommender.user(ME)

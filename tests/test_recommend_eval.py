@@ -30,7 +30,7 @@ from graphrec.recommend.service import Recommender
 
 
 def _follows(driver, uid, hidden=None):
-    return sorted(store.read(driver, "user_follows", None, uid=uid, hidden=hidden)[0]["follows"])
+    return sorted(store.read(driver, "user_follows", None, uids=[uid], hidden=hidden)[0]["follows"])
 
 
 def _followers(driver, hidden=None):

@@ -26,7 +26,7 @@ from pathlib import Path
 import neo4j
 import numpy as np
 
-from graphrec.errors import GraphrecError
+from graphrec.errors import GraphrecError, UnknownUser
 from graphrec.evaluation.holdout import hidden_follows, widened
 from graphrec.graph import fetch_follows
 from graphrec.model.artifacts import read_pairs, require_model_dir
@@ -34,8 +34,8 @@ from graphrec.model.sampling import pair_keys
 from graphrec.model.scorer import NumpyScorer
 from graphrec.progress import Progress
 from graphrec.recommend import rank
-from graphrec.recommend.pools import POOLS, Candidate, PoolConfig, without
-from graphrec.recommend.service import Recommender
+from graphrec.recommend.pools import POOLS, Candidate, PoolConfig, PoolResult, without
+from graphrec.recommend.service import GROUP, Recommender, UserState
 
 MODEL_ORDER = "pool_model"
 DEPTH = 50  # ranking_metrics asks for the top 50
@@ -98,10 +98,18 @@ class _Outcomes:
         self.in_each_pool: dict[int, dict[str, set[int]]] = {}
         self._lock = threading.Lock()
 
-    def _one(self, user: int) -> None:
+    def _group(self, users: list[int]) -> int:
+        """Every outcome of ``users`` (indices into the model's uids); how many."""
+        uids = [int(self.scorer.uids[u]) for u in users]
+        found = self.recommender.candidates_for(uids, DEPTH)
+        for user, uid in zip(users, uids, strict=True):
+            if uid not in found:
+                raise UnknownUser(f"user {uid} is in the model but no longer in the graph")
+            self._one(user, *found[uid])
+        return len(users)
+
+    def _one(self, user: int, state: UserState, pools: PoolResult) -> None:
         r, s = self.recommender, self.scorer
-        state = r.user(int(s.uids[user]))
-        pools = r.candidates(state, DEPTH)
         cands = list(pools.candidates.values())
         idx = s.index_of([c.uid for c in cands]) if cands else np.zeros(0, np.int64)
         pos = {c.uid: int(i) for c, i in zip(cands, idx, strict=True) if i >= 0}
@@ -152,8 +160,9 @@ class _Outcomes:
             Progress("evaluate pipeline", total=len(todo), unit="users", silent=self.silent) as bar,
             ThreadPoolExecutor(max_workers=self.workers) as pool,
         ):
-            for _ in pool.map(self._one, todo):
-                bar.update(1)
+            groups = [todo[i : i + GROUP] for i in range(0, len(todo), GROUP)]
+            for done in pool.map(self._group, groups):
+                bar.update(done)
 
 
 class PipelineMethod:

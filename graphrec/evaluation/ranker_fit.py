@@ -25,13 +25,13 @@ import neo4j
 import numpy as np
 
 from graphrec import store
-from graphrec.errors import GraphrecError
+from graphrec.errors import GraphrecError, UnknownUser
 from graphrec.evaluation.holdout import hidden_follows, widened
 from graphrec.model.artifacts import VALIDATION, read_pairs, require_model_dir
 from graphrec.progress import Progress
 from graphrec.recommend import rank
-from graphrec.recommend.pools import OPTIONAL_POOLS, Candidate, PoolConfig, without
-from graphrec.recommend.service import Recommender, UserState
+from graphrec.recommend.pools import OPTIONAL_POOLS, Candidate, PoolConfig, PoolResult, without
+from graphrec.recommend.service import GROUP, Recommender, UserState
 
 CHOICE_K = 10  # the optional pools are chosen on HR@10 of the hidden validation follows
 
@@ -75,8 +75,7 @@ class _Seen:
         return rest, self.scores.rows(np.array([position[c.uid] for c in rest], np.int64))
 
 
-def _seen(recommender: Recommender, user: UserState, target: int, k: int) -> _Seen:
-    pools = recommender.candidates(user, k)
+def _seen(recommender: Recommender, user: UserState, pools: PoolResult, target: int) -> _Seen:
     cands = list(pools.candidates.values())
     scores = recommender.model_scores(
         user.uid, [c.uid for c in cands], pools.user_vector, pools.interests
@@ -212,17 +211,22 @@ def fit_ranker(
             driver, database, model_dir, config, use_ranker=False, hidden=invisible.run
         )
 
-        def one(pair: tuple[int, int]) -> _Seen:
-            return _seen(recommender, recommender.user(pair[0]), pair[1], k)
+        def group(pairs: list[tuple[int, int]]) -> list[_Seen]:
+            found = recommender.candidates_for([u for u, _ in pairs], k)
+            missing = [u for u, _ in pairs if u not in found]
+            if missing:
+                raise UnknownUser(f"user {missing[0]} is no longer in the graph")
+            return [_seen(recommender, *found[u], target) for u, target in pairs]
 
         with (
             Progress("fit-ranker", total=len(hidden), unit="users", silent=silent) as progress,
             ThreadPoolExecutor(max_workers=workers) as pool,
         ):
             seen = []
-            for result in pool.map(one, hidden):
-                progress.update(1)
-                seen.append(result)
+            groups = [hidden[i : i + GROUP] for i in range(0, len(hidden), GROUP)]
+            for results in pool.map(group, groups):
+                progress.update(len(results))
+                seen.extend(results)
     chosen, choice = _choose_pools(seen, open_choice, CHOICE_K)
     dropped = frozenset(open_choice) - chosen
     found = sum(any(c.uid == one.target for c in one.view(dropped)[0]) for one in seen)

@@ -1,8 +1,8 @@
 """Many users at once: a thread pool over one shared Recommender, CSV out, progress on stderr.
 
-Each worker thread runs its own queries (the driver hands every ``execute_query`` its own
-session from the pool), so two workers keep the server's two cores busy while Python merges
-and scores the previous answer.
+Each worker thread takes a group of users and runs its own queries (the driver hands every
+``execute_query`` its own session from the pool), so two workers keep the server's two cores
+busy while Python merges and scores the previous group.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from graphrec.errors import InputError, UnknownUser
 from graphrec.files import replacing
 from graphrec.progress import Progress
-from graphrec.recommend.service import Recommendation, Recommender
+from graphrec.recommend.service import GROUP, Recommendation, Recommender
 
 CSV_COLUMNS = ("user", "rank", "uid", "score", "pools")
 
@@ -58,11 +58,8 @@ def recommend_many(
     users = list(users)
     exclude = frozenset(exclude)
 
-    def one(uid: int) -> tuple[int, list[Recommendation] | None]:
-        try:
-            return uid, recommender.recommend(uid, k, strategy, exclude)
-        except UnknownUser:
-            return uid, None
+    def group(uids: list[int]) -> list[tuple[int, list[Recommendation] | None]]:
+        return recommender.recommend_many(uids, k, strategy, exclude)
 
     with (
         Progress("recommend", total=len(users), unit="users", silent=silent) as progress,
@@ -70,9 +67,9 @@ def recommend_many(
     ):
         # Bounded look-ahead keeps memory flat for very long user files.
         for chunk in _chunks(users, 256 * max(1, workers)):
-            for result in pool.map(one, chunk):
-                progress.update(1)
-                yield result
+            for results in pool.map(group, _chunks(chunk, GROUP)):
+                progress.update(len(results))
+                yield from results
 
 
 def write_csv(

@@ -185,6 +185,18 @@ def _rows(records: list[neo4j.Record]) -> list[dict]:
     return list(records[0]["rows"]) if records else []
 
 
+def _rows_by_user(records: list[neo4j.Record]) -> dict[int, list[dict]]:
+    """A per-user pool query's candidates (it takes ``$uids``): one record per user, holding
+    them all as a list of maps."""
+    return {int(r["uid"]): list(r["rows"]) for r in records}
+
+
+def _done(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 def _capped(via: list[int] | None, cap: int) -> list[int] | None:
     """``via`` cut to ``cap``; None stays None (the query then reads the user's own follows)."""
     return None if via is None else via[:cap]
@@ -363,35 +375,48 @@ class PoolRunner:
         return rows
 
     def follows_you(self, uid: int, limit: int) -> list[dict]:
-        records = self._read(
-            "pool_follows_you", uid=uid, max_followers=self.config.max_my_followers, limit=limit
-        )
-        return _rows(records)
+        return self._follows_you_of([uid], limit).get(uid, [])
 
     def friends_of_friends(self, uid: int, via: list[int] | None, limit: int) -> list[dict]:
         """``via=None``: from all the user's followees, or none when more than max_followees."""
         if via == []:
             return []
+        return self._friends_of_friends_of([uid], limit, via).get(uid, [])
+
+    def followers_of_followees(self, uid: int, via: list[int] | None, limit: int) -> list[dict]:
+        """``via=None``: from all the user's followees, or none when more than max_followees."""
+        if via == []:
+            return []
+        return self._followers_of_followees_of([uid], limit, via).get(uid, [])
+
+    def _follows_you_of(self, uids: list[int], limit: int) -> dict[int, list[dict]]:
+        records = self._read(
+            "pool_follows_you", uids=uids, max_followers=self.config.max_my_followers, limit=limit
+        )
+        return _rows_by_user(records)
+
+    def _friends_of_friends_of(
+        self, uids: list[int], limit: int, via: list[int] | None = None
+    ) -> dict[int, list[dict]]:
         cfg = self.config
         records = self._read(
             "pool_friends_of_friends",
-            uid=uid,
+            uids=uids,
             via=_capped(via, cfg.max_followees),
             max_followees=cfg.max_followees,
             max_out=cfg.max_out,
             evidence=cfg.evidence,
             limit=limit,
         )
-        return _rows(records)
+        return _rows_by_user(records)
 
-    def followers_of_followees(self, uid: int, via: list[int] | None, limit: int) -> list[dict]:
-        """``via=None``: from all the user's followees, or none when more than max_followees."""
-        if via == []:
-            return []
+    def _followers_of_followees_of(
+        self, uids: list[int], limit: int, via: list[int] | None = None
+    ) -> dict[int, list[dict]]:
         cfg = self.config
         records = self._read(
             "pool_followers_of_followees",
-            uid=uid,
+            uids=uids,
             via=_capped(via, cfg.max_followees),
             max_followees=cfg.max_followees,
             max_followers=cfg.max_followers,
@@ -400,7 +425,7 @@ class PoolRunner:
             evidence=cfg.evidence,
             limit=limit,
         )
-        return _rows(records)
+        return _rows_by_user(records)
 
     def inactive(self, uids: list[int]) -> set[int]:
         return {int(r["uid"]) for r in self._read("inactive_users", uids=uids)}
@@ -419,6 +444,33 @@ class PoolRunner:
 
     def start_early(self, uid: int, k: int) -> EarlyPools:
         return self._side_by_side(uid, None, self.config.target(k))
+
+    def early_for(self, uids: list[int], k: int) -> dict[int, EarlyPools]:
+        """What ``start_early`` starts, for many users at once: each of its three queries runs
+        once for all of them, side by side. Returns when they have ended, every user's
+        EarlyPools already done. ``uids`` without repeats (``gather`` takes each row once)."""
+        target = self.config.target(k)
+        pool = _executor()
+        reads = [
+            pool.submit(read, uids, target)
+            for read in (
+                self._friends_of_friends_of,
+                self._followers_of_followees_of,
+                self._follows_you_of,
+            )
+        ]
+        try:
+            fof, cof, mine = (read.result() for read in reads)
+        except BaseException:
+            for read in reads:
+                _settle(read)
+            raise
+        return {
+            uid: EarlyPools(
+                _done(fof.get(uid, [])), _done(cof.get(uid, [])), _done(mine.get(uid, []))
+            )
+            for uid in uids
+        }
 
     def gather(
         self,

@@ -43,6 +43,9 @@ STRATEGIES = ("graph", "model")
 VECTOR_RECHECK_SECONDS = 30.0
 # a user's interests attend to at most this many of their follows (the highest scored)
 MAX_INTEREST_FOLLOWEES = 500
+# Users a worker of a batch or an evaluation takes at once: their first reads share one query
+# each (candidates_for); more would save little more, and hold back the first results.
+GROUP = 16
 
 
 @dataclass
@@ -68,6 +71,13 @@ class UserState:
     def never(self) -> set[int]:
         """Accounts never to recommend to this user: blocked or dismissed."""
         return {*self.blocked, *self.dismissed}
+
+
+def _check(k: int, strategy: str) -> None:
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
 
 
 @functools.cache
@@ -133,17 +143,30 @@ class Recommender:
     # -- what the graph knows -------------------------------------------------------------
 
     def user(self, uid: int) -> UserState:
-        record = store.read(
-            self.driver, "user_follows", self.database, uid=int(uid), hidden=self.hidden
-        )[0]
-        if not record["found"]:
+        found = self.users([uid]).get(int(uid))
+        if found is None:
             raise UnknownUser(f"user {uid} is not in the graph")
-        return UserState(
-            int(uid),
-            [int(u) for u in record["follows"]],
-            [int(u) for u in record["blocked"]],
-            [int(u) for u in record["dismissed"]],
+        return found
+
+    def users(self, uids: Iterable[int]) -> dict[int, UserState]:
+        """The state of each of ``uids`` that is in the graph, in one query."""
+        records = store.read(
+            self.driver,
+            "user_follows",
+            self.database,
+            uids=[int(u) for u in uids],
+            hidden=self.hidden,
         )
+        return {
+            int(r["uid"]): UserState(
+                int(r["uid"]),
+                [int(u) for u in r["follows"]],
+                [int(u) for u in r["blocked"]],
+                [int(u) for u in r["dismissed"]],
+            )
+            for r in records
+            if r["found"]
+        }
 
     def vectors_ready(self) -> bool:
         """Pool 1 needs a model, to be chosen, and an ONLINE `follow_embedding` index."""
@@ -342,10 +365,7 @@ class Recommender:
     def recommend(
         self, uid: int, k: int = 20, strategy: str = "graph", exclude: Iterable[int] = ()
     ) -> list[Recommendation]:
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
+        _check(k, strategy)
         if strategy == "model":
             return self._recommend_model(self.user(uid), k, exclude)
         # pools 2 and 3 need only the uid: start them while the user's follows are read
@@ -355,7 +375,43 @@ class Recommender:
         except BaseException:
             early.discard()
             raise
-        pools = self.candidates(user, k, exclude, early)
+        return self._top(user, self.candidates(user, k, exclude, early), k)
+
+    def recommend_many(
+        self, uids: Iterable[int], k: int = 20, strategy: str = "graph", exclude: Iterable[int] = ()
+    ) -> list[tuple[int, list[Recommendation] | None]]:
+        """``recommend`` for each of ``uids`` (None for a user not in the graph), in order,
+        with the first reads made once for all of them (``candidates_for``)."""
+        _check(k, strategy)
+        uids = [int(u) for u in uids]
+        done: dict[int, list[Recommendation] | None] = {}
+        if strategy == "model":
+            for uid in dict.fromkeys(uids):
+                try:
+                    done[uid] = self._recommend_model(self.user(uid), k, exclude)
+                except UnknownUser:
+                    done[uid] = None
+        else:
+            found = self.candidates_for(uids, k, exclude)
+            for uid in dict.fromkeys(uids):
+                done[uid] = self._top(*found[uid], k) if uid in found else None
+        return [(uid, done[uid]) for uid in uids]
+
+    def candidates_for(
+        self, uids: Iterable[int], k: int, exclude: Iterable[int] = ()
+    ) -> dict[int, tuple[UserState, PoolResult]]:
+        """``candidates`` for each of ``uids`` that is in the graph. The reads every user
+        starts with (its follows, and the pools that need only the uid) run once for all of
+        them: for a light user a query of its own costs Neo4j and the driver more than the
+        query's work (docs/recommend.md, "Batch mode")."""
+        users = self.users(dict.fromkeys(int(u) for u in uids))
+        early = self.pools.early_for(list(users), k)
+        return {
+            uid: (user, self.candidates(user, k, exclude, early[uid]))
+            for uid, user in users.items()
+        }
+
+    def _top(self, user: UserState, pools: PoolResult, k: int) -> list[Recommendation]:
         cands, scores = self.rank_candidates(user, pools)
         return [
             Recommendation(i + 1, c.uid, round(float(s), 6), list(c.pools), explain(c))
