@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,8 +18,10 @@ from click.testing import CliRunner
 from test_pools import EDGES, ME, USERS, load_follows, random_model, set_flags
 
 from graphrec import store
+from graphrec.api.grouping import RequestGroups
 from graphrec.cli import cli
 from graphrec.embed import ensure_vector_index, write_embeddings
+from graphrec.errors import UnknownUser
 from graphrec.model.scorer import NumpyScorer
 from graphrec.recommend import rank, service
 from graphrec.recommend.pools import PoolConfig
@@ -259,6 +263,46 @@ def test_many_users_at_once_get_what_each_gets_alone(world, driver):
         assert got == [(u, alone[u]) for u in uids]
     heavy = Recommender(driver, None, world, PoolConfig(max_followees=1))
     assert heavy.recommend_many([ME, 7]) == [(u, heavy.recommend(u)) for u in (ME, 7)]
+
+
+def test_requests_waiting_together_are_answered_as_one_group(world, driver, monkeypatch):
+    recommender = Recommender(driver, None, world)
+    alone = {u: recommender.recommend(u, 4) for u in (ME, 7, 8, 11, 2)}
+    real_recommend, real_many = recommender.recommend, recommender.recommend_many
+    busy, release, groups_asked = threading.Event(), threading.Event(), []
+
+    def slow_recommend(uid, k=20, strategy="graph", exclude=()):
+        busy.set()
+        assert release.wait(30)
+        return real_recommend(uid, k, strategy, exclude)
+
+    def recommend_many(uids, k=20, strategy="graph", exclude=()):
+        groups_asked.append(list(uids))
+        return real_many(uids, k, strategy, exclude)
+
+    monkeypatch.setattr(recommender, "recommend", slow_recommend)
+    monkeypatch.setattr(recommender, "recommend_many", recommend_many)
+    groups = RequestGroups(runners=1)
+    later = (7, 8, 11, 2, 999)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        first = pool.submit(groups.recommend, recommender, ME, 4)
+        assert busy.wait(30)  # the server was idle: the first request is answered alone
+        rest = [pool.submit(groups.recommend, recommender, u, 4) for u in later]
+        while groups.waiting < len(later):
+            time.sleep(0.01)
+        release.set()
+        assert first.result() == alone[ME]
+        assert [f.result() for f in rest[:-1]] == [alone[u] for u in later[:-1]]
+        with pytest.raises(UnknownUser):
+            rest[-1].result()
+    assert groups_asked == [list(later)]
+
+    monkeypatch.undo()  # many callers, two groups at a time: each gets its own answer
+    groups = RequestGroups(runners=2)
+    calls = [u for u in alone for _ in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda u: groups.recommend(recommender, u, 4), calls))
+    assert got == [alone[u] for u in calls]
 
 
 def test_pool_1_steps_aside_while_the_index_is_gone_and_comes_back(world, driver, monkeypatch):

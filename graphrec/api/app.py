@@ -173,8 +173,7 @@ def create_app(
     ) -> Recommendations:
         """Who the user should follow, best first, each with the pools that proposed it and
         an explanation; what `graphrec recommend --json` prints."""
-        recommender = serving().recommender()
-        recs = recommender.recommend(uid, k, strategy)
+        recommender, recs = serving().recommend(uid, k, strategy)
         scorer = recommender.scorer
         return Recommendations(
             uid=uid,

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import neo4j
 
+from graphrec.api.grouping import RequestGroups
 from graphrec.errors import GraphrecError
 from graphrec.model.artifacts import META, RANKER
-from graphrec.recommend.service import Recommender
+from graphrec.recommend.service import Recommendation, Recommender
 
 log = logging.getLogger("graphrec.api")
 
@@ -55,6 +56,7 @@ class Serving:
         self._seen = _fingerprint(self.model_dir)
         self._current = self._open()
         self._checked = time.monotonic()
+        self._groups = RequestGroups()
 
     def _open(self) -> Recommender:
         return Recommender(self.driver, self.database, self.model_dir, observe=self.observe)
@@ -71,6 +73,14 @@ class Serving:
             self._checked = time.monotonic()
             threading.Thread(target=self.reload, name="graphrec-reload", daemon=True).start()
         return self._current
+
+    def recommend(
+        self, uid: int, k: int, strategy: str
+    ) -> tuple[Recommender, list[Recommendation]]:
+        """The current Recommender and its recommendations for ``uid``, answered together
+        with the requests that wait beside it (graphrec.api.grouping)."""
+        recommender = self.recommender()
+        return recommender, self._groups.recommend(recommender, uid, k, strategy)
 
     def reload(self) -> bool:
         """Switch to the model folder's current model if it changed; whether it did."""
