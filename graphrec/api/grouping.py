@@ -28,12 +28,10 @@ class _Ask:
     error: BaseException | None = None
     done: bool = False
 
-    def joins(self, first: _Ask) -> bool:
-        return (self.recommender, self.k, self.strategy) == (
-            first.recommender,
-            first.k,
-            first.strategy,
-        )
+    @property
+    def kind(self) -> tuple[int, int, str]:
+        """Requests of one kind can be answered together: the same model, k and strategy."""
+        return id(self.recommender), self.k, self.strategy
 
 
 class RequestGroups:
@@ -60,7 +58,7 @@ class RequestGroups:
                 if self._waiting and self._running < self.runners:
                     self._running += 1
                     group = self._take()
-                    self._changed.release()
+                    self._changed.release()  # others queue meanwhile
                     try:
                         _answer(group)
                     finally:
@@ -73,13 +71,12 @@ class RequestGroups:
                     self._changed.wait()
         if ask.error is not None:
             raise ask.error
-        assert ask.result is not None
-        return ask.result
+        return ask.result or []
 
     def _take(self) -> list[_Ask]:
         """The oldest waiting request and the next ones it can be answered with."""
         first = self._waiting[0]
-        group = [a for a in self._waiting if a.joins(first)][: self.size]
+        group = [a for a in self._waiting if a.kind == first.kind][: self.size]
         taken = set(map(id, group))
         self._waiting = [a for a in self._waiting if id(a) not in taken]
         return group

@@ -449,6 +449,8 @@ class PoolRunner:
         """What ``start_early`` starts, for many users at once: each of its three queries runs
         once for all of them, side by side. Returns when they have ended, every user's
         EarlyPools already done. ``uids`` without repeats (``gather`` takes each row once)."""
+        if not uids:
+            return {}
         target = self.config.target(k)
         pool = _executor()
         reads = [
