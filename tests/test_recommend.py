@@ -259,7 +259,7 @@ def test_many_users_at_once_get_what_each_gets_alone(world, driver):
             for u in uids
         }
         assert alone[ME] and alone[11] and alone[7]
-        got = recommender.recommend_many(uids, 4, strategy, exclude=[9])
+        got = recommender.recommend_many(uids, 4, strategy, exclude=iter([9]))
         assert got == [(u, alone[u]) for u in uids]
     heavy = Recommender(driver, None, world, PoolConfig(max_followees=1))
     assert heavy.recommend_many([ME, 7]) == [(u, heavy.recommend(u)) for u in (ME, 7)]

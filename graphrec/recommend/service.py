@@ -383,7 +383,7 @@ class Recommender:
         """``recommend`` for each of ``uids`` (None for a user not in the graph), in order,
         with the first reads made once for all of them (``candidates_for``)."""
         _check(k, strategy)
-        uids = [int(u) for u in uids]
+        uids, exclude = [int(u) for u in uids], frozenset(int(u) for u in exclude)
         done: dict[int, list[Recommendation] | None] = {}
         if strategy == "model":
             for uid in dict.fromkeys(uids):
@@ -405,6 +405,7 @@ class Recommender:
         them: for a light user a query of its own costs Neo4j and the driver more than the
         query's work (docs/recommend.md, "Batch mode")."""
         users = self.users(dict.fromkeys(int(u) for u in uids))
+        exclude = frozenset(int(u) for u in exclude)  # read once per user
         early = self.pools.early_for(list(users), k)
         return {
             uid: (user, self.candidates(user, k, exclude, early[uid]))
