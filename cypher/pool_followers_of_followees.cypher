@@ -12,7 +12,7 @@
 // one (me)-[:FOLLOWS]->(c) pattern check per candidate.
 // Speed (slashdot0902): thousands of candidates reach the cut, so nothing before it reads a
 // property of c (ties are broken by uid only among the $limit kept; `active` is checked on
-// those too, which may leave a few fewer), and the result is one row holding a list: the
+// those too, which may leave a few fewer), and a user's result is one row holding a list: the
 // driver's cost per record would otherwise exceed the query's own work.
 // $via null: all my followees if I have at most $max_followees, else nothing (as pool 2);
 // a list of uids serves every user in $uids alike (the caller gives it with one user).

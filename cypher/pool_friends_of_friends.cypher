@@ -3,7 +3,7 @@
 // $max_out per account so dense nodes stay fast; not followed by me, not me, active.
 // paths = how many of the $via accounts follow the candidate; adamic_adar weights each path by
 // 1/log(degree) of the account in between (a hub's follows say less about me).
-// As in pool 3 (see there why): no property of c is read before the cut, one row out.
+// As in pool 3 (see there why): no property of c is read before the cut, one row out per user.
 // $via null: all my followees if I have at most $max_followees, else nothing (the caller can
 // start this before it has read my follows, and picks them itself for a heavy follower); a
 // list serves every user in $uids alike (the caller gives it with one user).
