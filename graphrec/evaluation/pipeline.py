@@ -26,6 +26,7 @@ from pathlib import Path
 import neo4j
 import numpy as np
 
+from graphrec import store
 from graphrec.errors import GraphrecError, UnknownUser
 from graphrec.evaluation.holdout import hidden_follows, widened
 from graphrec.graph import fetch_follows
@@ -160,8 +161,7 @@ class _Outcomes:
             Progress("evaluate pipeline", total=len(todo), unit="users", silent=self.silent) as bar,
             ThreadPoolExecutor(max_workers=self.workers) as pool,
         ):
-            groups = [todo[i : i + GROUP] for i in range(0, len(todo), GROUP)]
-            for done in pool.map(self._group, groups):
+            for done in pool.map(self._group, store.batched(todo, GROUP)):
                 bar.update(done)
 
 

@@ -223,8 +223,7 @@ def fit_ranker(
             ThreadPoolExecutor(max_workers=workers) as pool,
         ):
             seen = []
-            groups = [hidden[i : i + GROUP] for i in range(0, len(hidden), GROUP)]
-            for results in pool.map(group, groups):
+            for results in pool.map(group, store.batched(hidden, GROUP)):
                 progress.update(len(results))
                 seen.extend(results)
     chosen, choice = _choose_pools(seen, open_choice, CHOICE_K)

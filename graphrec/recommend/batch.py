@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from graphrec import store
 from graphrec.errors import InputError, UnknownUser
 from graphrec.files import replacing
 from graphrec.progress import Progress
@@ -40,11 +41,6 @@ def read_uid_file(path: str | Path) -> list[int]:
     return uids
 
 
-def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def recommend_many(
     recommender: Recommender,
     users: Iterable[int],
@@ -66,8 +62,8 @@ def recommend_many(
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
         # Bounded look-ahead keeps memory flat for very long user files.
-        for chunk in _chunks(users, 256 * max(1, workers)):
-            for results in pool.map(group, _chunks(chunk, GROUP)):
+        for chunk in store.batched(users, 256 * max(1, workers)):
+            for results in pool.map(group, store.batched(chunk, GROUP)):
                 progress.update(len(results))
                 yield from results
 
